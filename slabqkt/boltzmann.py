@@ -1,0 +1,279 @@
+"""The discrete Boltzmann problems: homogeneous bulk and finite slab.
+
+Steady state, in-plane field E, translation invariance in-plane; with
+f^(1) = delta(eps - mu) phi (phi in eV):
+
+    v_x(s) d phi/dx + phi / tau_s = S(x, s),
+    S(x, s) = e E.v(s) + (Gamma / r_s) c(s).m(x),      (eV/fs)
+
+(see :mod:`slabqkt.collision`). Boundary conditions at x = 0 for every
+outgoing state (v_x > 0), mirror image at x = d:
+
+    phi(0, s) = p(s) phi(0, Rs) + (1 - p(s)) Phi_L,
+    Phi_L = sum_in r w |v_x| (1-p) phi(0, s) / sum_out r w v_x (1-p)   (no particle flux).
+
+Discretisation ("linear characteristics"): nodal moments m(x_j), the
+source linear in x inside each cell, and every state integrated *exactly*
+along its characteristic through each cell:
+
+    phi_b = E phi_a + tau [((1-E)/h - E) S_a + (1 - (1-E)/h) S_b],
+    h = dx / (|v_x| tau),  E = exp(-h),
+
+second order for resolved states (trapezoidal limit h -> 0) and exact
+local equilibrium for grazing states (h -> inf): stable for any
+dx / (|v_x| tau). On a node the kinetic equation itself gives the exact
+derivative of the discrete solution, d phi/dx = (S - phi/tau)/v_x, which
+the gradient term of Eq. (1) uses.
+
+The solve eliminates phi: for given moments m(x) and re-emission values
+(Phi_L, Phi_R) every state is one recurrence (vectorized over states) and
+each specular loop s -> Rs -> s closes in closed form per mirror pair. The
+unknowns left are u = (m(x_j), Phi_L, Phi_R), N_nodes * r + 2 of them,
+solved as u = K u + b with a Krylov method (see :mod:`slabqkt.solvers`).
+"""
+import numpy as np
+
+from .collision import Collision  # noqa: F401  (type reference in docs)
+from .units import E_CHARGE
+
+
+def _phi_to_eV_source(fs, field):
+    """e E.v(s) in eV/fs for field (3,) in V/nm."""
+    d = fs.dimension
+    return E_CHARGE * (fs.v @ np.asarray(field, float)[:d])
+
+
+class BulkBoltzmann:
+    """Homogeneous infinite system: no streaming, no surfaces.
+
+    Solves phi = tau (e E.v + (Gamma/r) c.m) with m = sum w c phi, the
+    chemical-potential mode fixed by neutrality sum_s r w phi = 0.
+    """
+
+    def __init__(self, fs, collision, field):
+        self.fs, self.coll = fs, collision
+        self.field = np.asarray(field, float)
+
+    def solve(self):
+        """phi (Ns,) in eV and the moments m (r,)."""
+        c, w, tau = self.coll.c, self.fs.w, 1.0 / self.coll.inv_tau
+        g = self.coll.gamma / self.coll.rank_s
+        src = _phi_to_eV_source(self.fs, self.field)
+        Kb = (w * tau * g)[None, :] * c.T @ c  # (r, r)
+        bb = c.T @ (w * tau * src)
+        A = np.eye(len(bb)) - Kb
+        # the uniform shift (m = d) is the null vector: least squares gives a solution
+        m, *_ = np.linalg.lstsq(A, bb, rcond=1e-13)
+        phi = tau * (src + g * (c @ m))
+        rw = self.coll.rank_s * w
+        shift = -np.sum(rw * phi) / rw.sum()
+        phi = phi + shift
+        m = m + shift * self.coll.d
+        return phi, m
+
+
+class SlabBoltzmann:
+    """The discrete slab problem for a set of (local) mirror pairs of states.
+
+    Parameters
+    ----------
+    fs : FermiSurface
+    collision : Collision
+    grid : slabqkt.slab.Grid
+    p_left, p_right : (Ns,) specularities of outgoing states at each wall
+    field : (3,) electric field, V/nm
+    pairs : (Np,) int, optional
+        Indices of the v_x > 0 states handled here (default: all). The
+        partners Rs come along. MPI backends give each rank its share.
+    allreduce : callable, optional
+        Sums an ndarray over all ranks (default: identity).
+    """
+
+    def __init__(self, fs, collision, grid, p_left, p_right, field, pairs=None, allreduce=None):
+        self.fs, self.coll, self.grid = fs, collision, grid
+        self.allreduce = allreduce or (lambda a: a)
+        self.field = np.asarray(field, float)
+        plus_all = np.nonzero(fs.v[:, 0] > 0)[0]
+        self.plus_all = plus_all
+        plus = plus_all if pairs is None else np.asarray(pairs, int)
+        minus = fs.mirror[plus]
+        self.states = np.concatenate([plus, minus])  # local states: [plus | minus]
+        self.np = np_ = len(plus)
+        st = self.states
+        self.r = collision.rank_s[st]
+        self.w = fs.w[st]
+        self.c = collision.c[st]
+        self.tau = 1.0 / collision.inv_tau[st]
+        self.vx = fs.v[st, 0]
+        self.src = _phi_to_eV_source(fs, self.field)[st]
+        self.gain = collision.gamma / self.r
+        # specularity of the pair's reflection at each wall (outgoing state's p)
+        self.pL = p_left[plus]
+        self.pR = p_right[minus]
+        lam = np.abs(self.vx) * self.tau
+        dx_sweep = np.concatenate([np.repeat(grid.dx[:, None], np_, 1),
+                                   np.repeat(grid.dx[::-1, None], np_, 1)], axis=1)
+        h = dx_sweep / lam[None, :]
+        E = np.exp(-h)
+        one_m_e_over_h = -np.expm1(-h) / h
+        self.E = E
+        self.A = self.tau * (one_m_e_over_h - E)
+        self.B = self.tau * (1.0 - one_m_e_over_h)
+        cum = np.concatenate([np.zeros((1, 2 * np_)), np.cumsum(h, axis=0)], axis=0)
+        self.T = np.exp(-cum)
+        self.a_plus, self.a_minus = self.T[-1, :np_], self.T[-1, np_:]
+        rw = self.r * self.w
+        norm = self.allreduce(np.array([np.sum((rw * self.vx)[:np_] * (1 - self.pL)),
+                                        np.sum((rw * np.abs(self.vx))[np_:] * (1 - self.pR))]))
+        self.diffuse = norm > 1e-300 * max(1.0, abs(norm).max())
+        self.norm = np.where(self.diffuse, norm, 1.0)
+        self.flux_weight_L = (rw[np_:] * np.abs(self.vx[np_:]) * (1 - self.pL))
+        self.flux_weight_R = (rw[:np_] * self.vx[:np_] * (1 - self.pR))
+        self.n_moments = collision.n_moments
+        self.n_unknowns = grid.n_nodes * self.n_moments + 2
+
+    # -- vectors of unknowns ------------------------------------------------
+    def split(self, u):
+        nm = self.grid.n_nodes * self.n_moments
+        return u[:nm].reshape(self.grid.n_nodes, self.n_moments), u[nm], u[nm + 1]
+
+    def join(self, m, PhiL, PhiR):
+        return np.concatenate([np.ravel(m), [PhiL, PhiR]])
+
+    # -- the sweep -----------------------------------------------------------
+    def sweep(self, u, with_field):
+        """phi (N_nodes, Ns_local) in natural x order for given u = (m, Phi_L, Phi_R)."""
+        m, PhiL, PhiR = self.split(u)
+        np_ = self.np
+        S = (m @ self.c.T) * self.gain[None, :]
+        if with_field:
+            S = S + self.src[None, :]
+        S_sw = np.concatenate([S[:, :np_], S[::-1, np_:]], axis=1)
+        q = self.A * S_sw[:-1] + self.B * S_sw[1:]
+        psi = np.empty_like(S_sw)
+        psi[0] = 0.0
+        E = self.E
+        for k in range(self.grid.n_cells):
+            np.multiply(E[k], psi[k], out=psi[k + 1])
+            psi[k + 1] += q[k]
+        bp, bm = psi[-1, :np_], psi[-1, np_:]
+        ap, am = self.a_plus, self.a_minus
+        pL, pR = self.pL, self.pR
+        PhiL = PhiL if self.diffuse[0] else 0.0
+        PhiR = PhiR if self.diffuse[1] else 0.0
+        inflow_L = (pL * am * pR * bp + pL * am * (1 - pR) * PhiR + pL * bm
+                    + (1 - pL) * PhiL) / (1 - pL * pR * ap * am)
+        inflow_R = pR * (ap * inflow_L + bp) + (1 - pR) * PhiR
+        psi += self.T * np.concatenate([inflow_L, inflow_R])[None, :]
+        phi = np.concatenate([psi[:, :np_], psi[::-1, np_:]], axis=1)
+        return phi
+
+    def apply(self, u, with_field=False, return_phi=False):
+        """K u (+ b with the field): new moments and re-emission values.
+
+        The partial sums over local states are reduced over ranks.
+        """
+        phi = self.sweep(u, with_field)
+        np_ = self.np
+        mloc = phi @ (self.w[:, None] * self.c)
+        fL = self.flux_weight_L @ phi[0, np_:]
+        fR = self.flux_weight_R @ phi[-1, :np_]
+        packed = self.allreduce(np.concatenate([mloc.ravel(), [fL, fR]]))
+        out = packed.copy()
+        out[-2:] = np.where(self.diffuse, packed[-2:] / self.norm, 0.0)
+        return (out, phi) if return_phi else out
+
+    def rhs(self):
+        return self.apply(np.zeros(self.n_unknowns), with_field=True)
+
+    def rhs_scale(self):
+        """Norm of b with |e E.v| as source: the scale for absolute tolerances.
+
+        b itself can vanish by symmetry (a single band has no density
+        response to an in-plane field), so ||b|| is no scale.
+        """
+        src = self.src
+        self.src = np.abs(src)
+        try:
+            return float(np.linalg.norm(self.rhs()))
+        finally:
+            self.src = src
+
+    def matvec(self, u):
+        """(I - K) u."""
+        return u - self.apply(u, with_field=False)
+
+    def null_vector(self):
+        """The uniform shift of phi (a change of chemical potential) in u space."""
+        m = np.repeat(self.coll.d[None, :], self.grid.n_nodes, 0)
+        return self.join(m, 1.0 if self.diffuse[0] else 0.0, 1.0 if self.diffuse[1] else 0.0)
+
+    # -- after the solve ------------------------------------------------------
+    def solution(self, u):
+        """phi, d phi/dx (local states) and moments m, neutral.
+
+        Returns
+        -------
+        phi, dphi : (N_nodes, Ns_local), eV and eV/nm
+        m : (N_nodes, r)
+        """
+        phi = self.sweep(u, with_field=True)
+        rw = self.r * self.w
+        q = self.grid.quad
+        tot = self.allreduce(np.array([q @ (phi @ rw), rw.sum()]))
+        shift = -tot[0] / (tot[1] * self.grid.thickness)
+        phi = phi + shift
+        m = self.allreduce(phi @ (self.w[:, None] * self.c))
+        S = (m @ self.c.T) * self.gain[None, :] + self.src[None, :]
+        dphi = (S - phi / self.tau[None, :]) / self.vx[None, :]
+        return phi, dphi, m
+
+    # -- preconditioner: diffusion synthetic acceleration ---------------------
+    def diffusion_preconditioner(self):
+        """Right preconditioner M^-1 = I + L (L^2 Lap_N)^-1 R for (I - K).
+
+        The error modes that source iteration damps slowly are smooth
+        profiles of the conserved density. R extracts the density of a
+        residual as a uniform-shift amplitude, (L^2 Lap_N)^-1 solves the
+        1D diffusion problem -L^2 delta'' = R v with zero-flux (Neumann)
+        walls (no particle crosses a surface, specular or diffuse),
+        L^2 = <tau> <v_x^2 tau>; L lifts delta(x) back to the uniform-shift
+        shape (m = delta d, Phi = delta at the walls).
+        """
+        rw = self.r * self.w
+        sums = self.allreduce(np.array([np.sum(rw * self.vx ** 2 * self.tau), rw.sum(),
+                                        np.sum(rw / self.tau)]))
+        tau_mean = sums[1] / sums[2]
+        L2 = tau_mean * sums[0] / sums[1]
+        t, d = self.coll.t, self.coll.d
+        td = float(t @ d)
+        g = self.grid
+        n = g.n_nodes
+        # linear finite elements, lumped mass: (L^2 K) delta = M f
+        inv_dx = 1.0 / g.dx
+        main = np.zeros(n)
+        main[:-1] += inv_dx
+        main[1:] += inv_dx
+        off = -inv_dx
+        from scipy.linalg import solve_banded
+        ab = np.zeros((3, n))
+        ab[0, 1:] = L2 * off
+        ab[1] = L2 * main
+        ab[2, :-1] = L2 * off
+        ab[1, 0] += 1.0  # pin: Neumann problem is singular; remove the mean after
+        quad = g.quad
+        dvec, Lmom = d, self.n_moments
+        diffuse = self.diffuse
+
+        def apply(v):
+            m, PhiL, PhiR = self.split(v)
+            f = (m @ t) / td
+            f = f - (quad @ f) / g.thickness
+            delta = solve_banded((1, 1), ab, quad * f)
+            delta -= (quad @ delta) / g.thickness
+            out = v.copy()
+            out[: n * Lmom] += (delta[:, None] * dvec[None, :]).ravel()
+            out[-2] += delta[0] if diffuse[0] else 0.0
+            out[-1] += delta[-1] if diffuse[1] else 0.0
+            return out
+        return apply

@@ -1,0 +1,396 @@
+"""Case files: TOML input, one section per concern, validated against a schema.
+
+Every key has a type, a default, a unit and a range; :func:`load_case` and
+:func:`resolve` reject unknown keys and out-of-range values with a one-line
+:class:`~slabqkt.errors.CaseError` naming the key. ``docs/case_keys.md`` is
+generated from :data:`SCHEMA` (``python -m slabqkt.case --markdown``).
+"""
+import copy
+import math
+import sys
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
+
+from .errors import CaseError
+
+
+class Key:
+    """One case key.
+
+    Parameters
+    ----------
+    kind : {"float", "int", "str", "bool", "vector", "list", "table"}
+    default : object or None
+        ``None`` means optional with no default (absent from the resolved case).
+    unit : str
+    doc : str
+    lo, hi : float, optional
+        Allowed closed range (``lo_open``/``hi_open`` make it open).
+    choices : tuple, optional
+    """
+
+    def __init__(self, kind, default, unit, doc, lo=None, hi=None, lo_open=False, hi_open=False,
+                 choices=None, length=None):
+        self.kind, self.default, self.unit, self.doc = kind, default, unit, doc
+        self.lo, self.hi, self.lo_open, self.hi_open = lo, hi, lo_open, hi_open
+        self.choices, self.length = choices, length
+
+    def allowed(self):
+        if self.choices:
+            return "allowed: " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "vector":
+            return f"allowed: a list of {self.length} real numbers"
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
+        if self.hi is not None:
+            parts.append(f"{'<' if self.hi_open else '<='} {self.hi:g}")
+        what = {"float": "a real number", "int": "an integer", "str": "a string",
+                "bool": "true or false", "list": "a list", "table": "a table"}[self.kind]
+        return "allowed: " + what + ((" " + " and ".join(parts)) if parts else "")
+
+    def check(self, name, value):
+        k = self.kind
+        bad = CaseError(name, value, self.allowed())
+        if k == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise bad
+            value = float(value)
+            if not math.isfinite(value):
+                raise bad
+        elif k == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                else:
+                    raise bad
+        elif k == "str":
+            if not isinstance(value, str):
+                raise bad
+        elif k == "bool":
+            if not isinstance(value, bool):
+                raise bad
+        elif k == "vector":
+            if not isinstance(value, (list, tuple)) or len(value) != self.length or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in value):
+                raise bad
+            value = [float(v) for v in value]
+        elif k == "list":
+            if not isinstance(value, (list, tuple)):
+                raise bad
+            value = list(value)
+        elif k == "table":
+            if not isinstance(value, dict):
+                raise bad
+        if self.choices and value not in self.choices:
+            raise bad
+        if k in ("float", "int"):
+            if self.lo is not None and (value < self.lo or (self.lo_open and value == self.lo)):
+                raise bad
+            if self.hi is not None and (value > self.hi or (self.hi_open and value == self.hi)):
+                raise bad
+        return value
+
+
+_SURFACE = {
+    "specularity": Key("float", None, "1", "Fuchs specularity p of this surface (probability of "
+                       "specular reflection, the same for every state). Give this or roughness_nm; "
+                       "neither means p = 0 (fully diffuse).", 0.0, 1.0),
+    "roughness_nm": Key("float", None, "nm", "rms roughness r: angle-dependent Ziman-Soffer "
+                        "specularity p(s) = exp(-(2 k_x(s) r)^2). Excludes specularity.", 0.0),
+}
+
+SCHEMA = {
+    "model": {
+        "kind": Key("str", "parabolic", "-", "Bloch Hamiltonian h(k): 'parabolic' (one band, "
+                    "N = 1), 'rashba' (2DEG with optional exchange, the paper's Eq. 11, N = 2), "
+                    "'orbital_p' (p-orbital l = 1 continuum model, N = 3).",
+                    choices=("parabolic", "rashba", "orbital_p")),
+        "dimension": Key("int", 2, "-", "Dimension d of k-space: 2 (strip, k = (kx, ky)) or 3 "
+                         "(film, k = (kx, ky, kz)). The slab normal is x.", choices=(2, 3)),
+        "effective_mass": Key("float", 1.0, "m_e", "Effective mass m*/m_e of the parabolic part.",
+                              0.0, lo_open=True),
+        "alpha_R": Key("float", 0.0, "eV nm", "Rashba constant alpha_R: h += alpha_R "
+                       "(sigma_x k_y - sigma_y k_x). Rashba model only."),
+        "exchange_eV": Key("float", 0.0, "eV", "Exchange splitting Delta = J_e: h += J_e m.sigma. "
+                           "Rashba model only."),
+        "magnetization": Key("vector", [0.0, 0.0, 1.0], "1", "Magnetization direction m "
+                             "(normalised). Rashba model only.", length=3),
+        "beta_eV_nm2": Key("float", 0.0, "eV nm^2", "Orbital texture beta: h += beta "
+                           "(k^2 1 - k k^T) hbar^2-free form, i.e. beta (k.L)^2/hbar^2. "
+                           "orbital_p model only."),
+        "unitary_seed": Key("int", None, "-", "If set, apply a random unitary basis change "
+                            "h -> U h U^+ (and every observable O -> U O U^+) drawn with this "
+                            "seed: results must not change (gauge test)."),
+    },
+    "fermi_surface": {
+        "fermi_level_eV": Key("float", 0.1, "eV", "Chemical potential mu (energy zero: the k = 0 "
+                              "midpoint of the bands)."),
+        "n_angles": Key("int", 256, "-", "2D: number of rays on the circle (a multiple of 4: "
+                        "mirror symmetric in kx and ky, no ray with kx = 0). 3D: azimuthal rays "
+                        "about the x axis (multiple of 4).", 4),
+        "angular_rule": Key("str", "gauss", "-", "2D ray rule: 'gauss' (Gauss-Legendre in theta "
+                            "on each half circle k_x > 0, k_x < 0) or 'midpoint' (uniform).",
+                            choices=("gauss", "midpoint")),
+        "n_polar": Key("int", 16, "-", "3D only: Gauss-Legendre nodes in mu = kx/|k| on each "
+                       "half (0,1) and (-1,0) (double-Gauss rule).", 1),
+        "n_radial": Key("int", 64, "-", "Gauss-Legendre nodes per radial interval for Fermi-sea "
+                        "(intrinsic) integrals.", 4),
+        "degeneracy_tol_eV": Key("float", 1e-9, "eV", "Eigenvalues closer than this are one "
+                                 "eigenspace.", 0.0, lo_open=True),
+        "k_max": Key("float", None, "nm^-1", "Largest |k| searched for Fermi crossings "
+                     "(default: from the model).", 0.0, lo_open=True),
+    },
+    "disorder": {
+        "tau_fs": Key("float", None, "fs", "Relaxation time tau (DOS-averaged 1/tau). Give "
+                      "exactly one of tau_fs, mean_free_path_nm, n_i_v0_sq.", 0.0, lo_open=True),
+        "mean_free_path_nm": Key("float", None, "nm", "Mean free path l = <|v|> tau.",
+                                 0.0, lo_open=True),
+        "n_i_v0_sq": Key("float", None, "eV^2 nm^d", "Scalar disorder strength n_i v_0^2 of "
+                         "Eqs. (3)-(4).", 0.0, lo_open=True),
+    },
+    "slab": {
+        "thickness_nm": Key("float", None, "nm", "Slab thickness d. Give this or "
+                            "thickness_mfp.", 0.0, lo_open=True),
+        "thickness_mfp": Key("float", None, "1", "Slab thickness in mean free paths, kappa = "
+                             "d/l.", 0.0, lo_open=True),
+        "n_x": Key("int", 200, "-", "Number of cells of the x grid (nodes: n_x + 1).", 2),
+        "grading": Key("float", 0.5, "1", "Grid refinement near both surfaces, 0 (uniform) to 1 "
+                       "(strongest): x = d (1 - cos(pi u))/2 blended with uniform.", 0.0, 1.0,
+                       hi_open=True),
+    },
+    "boundaries": {
+        "left": Key("table", {}, "-", "Surface at x = 0: keys specularity or roughness_nm."),
+        "right": Key("table", {}, "-", "Surface at x = d: keys specularity or roughness_nm."),
+    },
+    "field": {
+        "direction": Key("vector", [0.0, 1.0, 0.0], "1", "Direction of E (normalised). In-plane: "
+                         "its x component must be 0.", length=3),
+        "magnitude_V_per_m": Key("float", 1.0e5, "V/m", "|E|. Results are linear in it.",
+                                 0.0, lo_open=True),
+    },
+    "temperature": {
+        "kelvin": Key("float", 0.0, "K", "Temperature. T > 0 integrates independent energy "
+                      "slices weighted by -df/de.", 0.0),
+        "n_energies": Key("int", 16, "-", "T > 0: Gauss-Legendre energy slices over "
+                          "mu +- energy_window_kT kT.", 1),
+        "energy_window_kT": Key("float", 12.0, "1", "T > 0: half width of the energy window "
+                                "in units of kT.", 0.0, lo_open=True),
+    },
+    "observables": {
+        "names": Key("list", ["density", "current_x", "current_y"], "-",
+                     "Observables to evaluate: density, current_x/y/z, spin_x/y/z, orbital_x/y/z, "
+                     "spin_current_<i><j> (hbar/4 {sigma_i, v_j}), orbital_current_<i><j> "
+                     "({L_i, v_j}/2), or a name in [observables.custom]."),
+        "custom": Key("table", {}, "-", "User N x N Hermitian matrices: NAME = {real = [[..]], "
+                      "imag = [[..]], unit = '...'}, in the model's basis."),
+    },
+    "solver": {
+        "backend": Key("str", "scipy", "-", "'scipy' (embedded, one process) or 'petsc' "
+                       "(petsc4py, any number of MPI ranks).", choices=("scipy", "petsc")),
+        "rtol": Key("float", 1e-11, "1", "Relative residual tolerance of the Krylov solve.",
+                    0.0, 1.0, lo_open=True, hi_open=True),
+        "max_iterations": Key("int", 500, "-", "Maximum Krylov iterations; not converging is an "
+                              "error.", 1),
+        "restart": Key("int", 60, "-", "GMRES restart length.", 1),
+        "preconditioner": Key("str", "dsa", "-", "'dsa' (diffusion synthetic acceleration of "
+                              "the conserved density) or 'none'.", choices=("dsa", "none")),
+        "petsc": Key("table", {}, "-", "PETSc options without the dash, e.g. "
+                     "{ksp_type = 'gmres', ksp_monitor = true}. Command line options win."),
+    },
+    "output": {
+        "file": Key("str", None, "-", "Result HDF5 path (default results/<case name>.h5)."),
+        "plots": Key("bool", True, "-", "Write PNG plots beside the result file."),
+    },
+    "scan": {
+        "vary": Key("table", {}, "-", "Scan only: key = list of values or 'start:stop:num' / "
+                    "'log:start:stop:num' strings."),
+        "mode": Key("str", "product", "-", "Scan only: 'product' (Cartesian) or 'zip'.",
+                    choices=("product", "zip")),
+        "directory": Key("str", None, "-", "Scan only: where finished points are kept."),
+    },
+}
+
+
+def _defaults():
+    out = {}
+    for sec, keys in SCHEMA.items():
+        out[sec] = {k: copy.deepcopy(key.default) for k, key in keys.items() if key.default is not None}
+    return out
+
+
+def parse_value(text):
+    """Parse a ``--set`` value as a TOML value (bare words are strings)."""
+    try:
+        return tomllib.loads("v = " + text)["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_key(raw, dotted, value):
+    """Set ``section.key`` (or ``boundaries.left.specularity``) in a raw case dict."""
+    parts = dotted.split(".")
+    if len(parts) < 2 or parts[0] not in SCHEMA:
+        raise CaseError(dotted, value, "allowed: section.key with section one of "
+                        + ", ".join(SCHEMA))
+    node = raw
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise CaseError(dotted, value, "allowed: a key inside a table")
+    node[parts[-1]] = value
+    return raw
+
+
+def resolve(raw):
+    """Validate a raw case dict and fill defaults.
+
+    Returns
+    -------
+    dict
+        The resolved case (plain TOML-serialisable data).
+    """
+    if not isinstance(raw, dict):
+        raise CaseError("case", raw, "allowed: a TOML table")
+    case = _defaults()
+    for sec, table in raw.items():
+        if sec == "name":
+            case["name"] = str(table)
+            continue
+        if sec not in SCHEMA:
+            raise CaseError(sec, table, "unknown section; allowed: name, " + ", ".join(SCHEMA))
+        if not isinstance(table, dict):
+            raise CaseError(sec, table, "allowed: a table")
+        for key, value in table.items():
+            name = f"{sec}.{key}"
+            if key not in SCHEMA[sec]:
+                raise CaseError(name, value, "unknown key; allowed: " + ", ".join(SCHEMA[sec]))
+            case[sec][key] = SCHEMA[sec][key].check(name, value)
+    for side in ("left", "right"):
+        surf = case["boundaries"].get(side, {})
+        for key, value in surf.items():
+            name = f"boundaries.{side}.{key}"
+            if key not in _SURFACE:
+                raise CaseError(name, value, "unknown key; allowed: " + ", ".join(_SURFACE))
+            surf[key] = _SURFACE[key].check(name, value)
+        if "specularity" in surf and "roughness_nm" in surf:
+            raise CaseError(f"boundaries.{side}.roughness_nm", surf["roughness_nm"],
+                            "give specularity or roughness_nm, not both")
+        case["boundaries"][side] = surf
+    _cross_checks(case)
+    case.setdefault("name", "case")
+    return case
+
+
+def _cross_checks(case):
+    dis = case["disorder"]
+    given = [k for k in ("tau_fs", "mean_free_path_nm", "n_i_v0_sq") if k in dis]
+    if len(given) != 1:
+        raise CaseError("disorder", {k: dis[k] for k in given},
+                        "give exactly one of tau_fs, mean_free_path_nm, n_i_v0_sq")
+    slab = case["slab"]
+    given = [k for k in ("thickness_nm", "thickness_mfp") if k in slab]
+    if len(given) > 1:
+        raise CaseError("slab.thickness_mfp", slab["thickness_mfp"],
+                        "give thickness_nm or thickness_mfp, not both")
+    fdir = case["field"]["direction"]
+    norm = math.sqrt(sum(v * v for v in fdir))
+    if norm == 0:
+        raise CaseError("field.direction", fdir, "allowed: a non-zero vector")
+    if abs(fdir[0]) > 1e-12 * norm:
+        raise CaseError("field.direction", fdir, "allowed: in-plane fields only (x component 0; "
+                        "x is the slab normal)")
+    if case["model"]["dimension"] == 2 and abs(fdir[2]) > 1e-12 * norm:
+        raise CaseError("field.direction", fdir, "allowed: z component 0 in a 2D model")
+    m = case["model"]["magnetization"]
+    if math.sqrt(sum(v * v for v in m)) == 0:
+        raise CaseError("model.magnetization", m, "allowed: a non-zero vector")
+    fs = case["fermi_surface"]
+    if fs["n_angles"] % 4:
+        raise CaseError("fermi_surface.n_angles", fs["n_angles"],
+                        "allowed: a multiple of 4 (mirror-symmetric sampling)")
+    names = case["observables"]["names"]
+    for n in names:
+        if not isinstance(n, str):
+            raise CaseError("observables.names", names, "allowed: a list of strings")
+
+
+def load_case(path, overrides=()):
+    """Load and validate a case file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    overrides : iterable of str
+        ``section.key=value`` strings, values parsed as TOML.
+    """
+    import pathlib
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CaseError("case file", str(path), f"cannot be read ({exc.strerror})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError("case file", str(path), f"is not valid TOML ({exc})") from None
+    raw.setdefault("name", path.stem)
+    for item in overrides:
+        if "=" not in item:
+            raise CaseError("--set", item, "allowed: section.key=value")
+        key, text_value = item.split("=", 1)
+        set_key(raw, key.strip(), parse_value(text_value.strip()))
+    return resolve(raw)
+
+
+def to_toml(case):
+    """Serialise a resolved case to TOML text (for the result file)."""
+    def fmt(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {fmt(x)}" for k, x in v.items()) + "}"
+        raise TypeError(type(v))
+
+    lines = [f"name = {fmt(case.get('name', 'case'))}"]
+    for sec in SCHEMA:
+        if sec not in case:
+            continue
+        lines.append(f"\n[{sec}]")
+        for k, v in case[sec].items():
+            lines.append(f"{k} = {fmt(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def markdown():
+    """The key reference of docs/case_keys.md, generated from SCHEMA."""
+    out = ["# Case file keys", "",
+           "Generated from `slabqkt/case.py` (`python -m slabqkt.case --markdown`). "
+           "Unknown keys and out-of-range values are errors naming the key.", ""]
+    for sec, keys in SCHEMA.items():
+        out += [f"## [{sec}]", "", "| key | unit | default | allowed | meaning |", "|---|---|---|---|---|"]
+        for k, key in keys.items():
+            dflt = "—" if key.default is None else f"`{key.default!r}`"
+            out.append(f"| `{k}` | {key.unit} | {dflt} | {key.allowed()[9:]} | {key.doc} |")
+        if sec == "boundaries":
+            out += ["", "Keys inside `[boundaries.left]` and `[boundaries.right]`:", "",
+                    "| key | unit | allowed | meaning |", "|---|---|---|---|"]
+            for k, key in _SURFACE.items():
+                out.append(f"| `{k}` | {key.unit} | {key.allowed()[9:]} | {key.doc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    if "--markdown" in sys.argv:
+        print(markdown())

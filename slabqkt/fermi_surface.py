@@ -1,0 +1,223 @@
+"""Fermi-surface sampling on rays, mirror symmetric in k_x.
+
+Star-shaped Fermi surfaces are sampled on rays k = |k| khat: for every ray
+and every band the crossing eps_n(|k| khat) = energy is found by bracketing
+and bisection (vectorized over rays). The DOS measure of a point is
+
+    2D: w = k_F dtheta / ((2 pi)^2 d eps/dk_radial),
+    3D: w = k_F^2 dOmega / ((2 pi)^3 d eps/dk_radial),
+
+in 1/(eV nm^d), so that the integral over k of delta(eps_n - energy) g
+is sum_s w_s g(k_s). Ray sets are symmetric under k_x -> -k_x (and k_y ->
+-k_y) and contain no ray with k_x = 0, so every state s has its specular
+partner Rs on the grid and v_x(s) != 0.
+
+2D rays: theta from k_x, Gauss-Legendre on each half circle (default) or
+the midpoint rule theta_j = (j + 1/2) 2 pi / n (n a multiple of 4).
+3D rays: polar axis x, mu = k_x/|k| on a double Gauss-Legendre rule (each
+half (0, 1) and (-1, 0) separately, since the distribution is
+discontinuous at mu = 0), azimuth midpoint rule.
+"""
+import numpy as np
+
+from .band_geometry import Eigensystem
+from .errors import ModelError
+from .units import HBAR
+
+
+def rays(dimension, n_angles, n_polar=None, rule="gauss"):
+    """Ray directions (Nr, d), solid-angle weights (Nr,), mirror map (Nr,).
+
+    The mirror map sends the ray of (k_x, k_perp) to that of (-k_x, k_perp).
+    2D ``rule``: 'gauss' puts n/2 Gauss-Legendre nodes in theta on each
+    half circle k_x > 0 and k_x < 0 (high order: the distribution is
+    smooth on each half but not across k_x = 0); 'midpoint' is the uniform
+    rule theta_j = (j + 1/2) 2 pi / n.
+    """
+    if dimension == 2:
+        if rule == "gauss":
+            x, wx = np.polynomial.legendre.leggauss(n_angles // 2)
+            half = 0.5 * np.pi * x  # in (-pi/2, pi/2), k_x > 0
+            theta = np.concatenate([half, np.pi - half])
+            dw = np.concatenate([0.5 * np.pi * wx, 0.5 * np.pi * wx])
+            nh = n_angles // 2
+            mirror = np.concatenate([np.arange(nh) + nh, np.arange(nh)])
+        else:
+            theta = (np.arange(n_angles) + 0.5) * 2 * np.pi / n_angles
+            dw = np.full(n_angles, 2 * np.pi / n_angles)
+            # theta -> pi - theta: j -> n/2 - 1 - j (mod n)
+            mirror = (n_angles // 2 - 1 - np.arange(n_angles)) % n_angles
+        dirs = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+        return dirs, dw, mirror
+    x, wx = np.polynomial.legendre.leggauss(n_polar)
+    mu_half = 0.5 * (x + 1.0)
+    w_half = 0.5 * wx
+    mu = np.concatenate([-mu_half[::-1], mu_half])
+    wmu = np.concatenate([w_half[::-1], w_half])
+    phi = (np.arange(n_angles) + 0.5) * 2 * np.pi / n_angles
+    MU, PHI = np.meshgrid(mu, phi, indexing="ij")
+    s = np.sqrt(1 - MU ** 2)
+    dirs = np.stack([MU, s * np.cos(PHI), s * np.sin(PHI)], axis=-1).reshape(-1, 3)
+    dw = (wmu[:, None] * np.full(n_angles, 2 * np.pi / n_angles)[None, :]).ravel()
+    npol = 2 * n_polar
+    ip, ia = np.meshgrid(np.arange(npol), np.arange(n_angles), indexing="ij")
+    mirror = ((npol - 1 - ip) * n_angles + ia).ravel()
+    return dirs, dw, mirror
+
+
+def _eigvals_on_rays(model, dirs, radii):
+    k = radii[..., None] * dirs
+    return np.linalg.eigvalsh(model.h(k))
+
+
+def crossing_radii(model, dirs, energy, k_max, n_scan=256, iters=60):
+    """Radii (N, Nr) where eigenvalue i crosses ``energy`` on every ray.
+
+    Returns radius 0 where eigenvalue i is above ``energy`` on the whole ray.
+    Raises :class:`ModelError` where the surface is not star-shaped
+    (more than one crossing on a ray) or not closed within ``k_max``.
+    """
+    nr = len(dirs)
+    kk = np.linspace(0.0, k_max, n_scan)
+    ev = _eigvals_on_rays(model, dirs[:, None, :], np.broadcast_to(kk, (nr, n_scan)))  # (Nr, S, N)
+    f = ev - energy
+    if np.any(f[:, -1, :] < 0):
+        raise ModelError(f"a band stays below the energy {energy:g} eV up to |k| = {k_max:g} "
+                         "nm^-1: the Fermi surface is not closed (set fermi_surface.k_max "
+                         "larger, or the Fermi level lies outside the bands' range)")
+    sign = f > 0
+    changes = (sign[:, 1:, :] != sign[:, :-1, :]).sum(axis=1)  # (Nr, N)
+    if np.any(changes > 1):
+        raise ModelError("the Fermi surface is not star-shaped: a ray from k = 0 crosses a band "
+                         f"more than once at {energy:g} eV (e.g. a ring-shaped Fermi sea below "
+                         "a band crossing); such band structures are not supported")
+    has = changes == 1
+    j = np.argmax(sign, axis=1)  # first index above energy
+    lo = kk[np.maximum(j - 1, 0)]
+    hi = kk[j]
+    R = np.zeros((nr, model.N))
+    ir, ib = np.nonzero(has)
+    if len(ir):
+        a, b = lo[ir, ib], hi[ir, ib]
+        d = dirs[ir]
+        for _ in range(iters):
+            mid = 0.5 * (a + b)
+            e = np.linalg.eigvalsh(model.h(mid[:, None] * d))[np.arange(len(ir)), ib]
+            below = e < energy
+            a = np.where(below, mid, a)
+            b = np.where(below, b, mid)
+        R[ir, ib] = 0.5 * (a + b)
+    return R.T
+
+
+class FermiSurface:
+    """Sampled Fermi surface at one energy.
+
+    Attributes (Ns states)
+    ----------------------
+    energy : float (eV)
+    k : (Ns, d) nm^-1
+    w : (Ns,) 1/(eV nm^d), DOS measure per eigenspace point
+    rank : (Ns,) eigenspace dimension
+    v : (Ns, d) band velocity, nm/fs
+    P : (Ns, N, N) eigenspace projector
+    group : (Ns,) eigenspace index at k_s (eigensystem ``es``)
+    sheet, ray : (Ns,) sheet index and ray index
+    mirror : (Ns,) index of the specular partner Rs (k_x -> -k_x)
+    radii : (N, Nr) crossing radius of every eigenvalue on every ray (0: empty)
+    """
+
+    def __init__(self, model, energy, n_angles=256, n_polar=16, k_max=None, tol=1e-9,
+                 rel_check=1e-7, angular_rule="gauss"):
+        self.model = model
+        self.energy = float(energy)
+        self.dimension = d = model.dimension
+        self.tol = tol
+        self.ray_dirs, self.ray_dw, self.ray_mirror = rays(d, n_angles, n_polar, angular_rule)
+        if k_max is None:
+            k_max = model.k_max(energy)
+            if k_max is None:
+                raise ModelError("the model gives no bound on |k|: set fermi_surface.k_max")
+        self.k_max = k_max
+        self.radii = crossing_radii(model, self.ray_dirs, energy, k_max)
+        nr = len(self.ray_dirs)
+        crosses = self.radii > 0
+        sheets = []
+        for i in range(model.N):
+            if not crosses[i].any():
+                continue
+            if not crosses[i].all():
+                raise ModelError(f"band {i} crosses the energy {energy:g} eV on some rays only: "
+                                 "its Fermi surface does not enclose k = 0 (not star-shaped)")
+            sheets.append(i)
+        if not sheets:
+            raise ModelError(f"no band crosses the Fermi level {energy:g} eV: it lies below all "
+                             "bands (fermi_surface.fermi_level_eV must exceed the band bottom "
+                             f"{model.band_bottom():g} eV)")
+        ks, sheet_of, ray_of, idx = [], [], [], []
+        for n, i in enumerate(sheets):
+            ks.append(self.radii[i][:, None] * self.ray_dirs)
+            sheet_of.append(np.full(nr, n))
+            ray_of.append(np.arange(nr))
+            idx.append(np.full(nr, i))
+        k = np.concatenate(ks)
+        es = Eigensystem(model, k, tol)
+        eig_index = np.concatenate(idx)
+        group = es.label[np.arange(len(k)), eig_index]
+        # an eigenvalue that is not the first of its eigenspace repeats a sheet
+        first = (eig_index == 0) | (es.label[np.arange(len(k)), np.maximum(eig_index - 1, 0)] != group)
+        first_by_sheet = first.reshape(len(sheets), nr)
+        keep_sheet = first_by_sheet.all(axis=1)
+        if np.any(first_by_sheet.any(axis=1) != keep_sheet):
+            raise ModelError("eigenspace degeneracy changes along the Fermi surface (bands touch "
+                             "on it): not supported; adjust fermi_surface.degeneracy_tol_eV")
+        keep = np.repeat(keep_sheet, nr)
+        self.eigen_index = eig_index[keep]
+        self.k = k[keep]
+        sheet = np.concatenate(sheet_of)[keep]
+        _, self.sheet = np.unique(sheet, return_inverse=True)
+        self.ray = np.concatenate(ray_of)[keep]
+        self.n_sheets = int(keep_sheet.sum())
+        self.es = es if keep.all() else Eigensystem(model, self.k, tol)
+        self.group = self.es.label[np.arange(len(self.k)), self.eigen_index]
+        self.rank = self.es.rank(self.group)
+        self.P = self.es.projector(self.group)
+        self.v = self.es.velocity(self.group)
+        self.kF = np.linalg.norm(self.k, axis=-1)
+        khat = self.ray_dirs[self.ray]
+        dedk = HBAR * np.sum(self.v * khat, axis=-1)
+        if np.any(dedk <= 0):
+            raise ModelError("a band falls through the Fermi level with increasing |k| (hole-like "
+                             "or non-monotonic band along a ray): not star-shaped")
+        self.w = self.kF ** (d - 1) * self.ray_dw[self.ray] / ((2 * np.pi) ** d * dedk)
+        ns = len(self.k)
+        self.mirror = self.sheet * nr + self.ray_mirror[self.ray]
+        self._check_mirror(rel_check)
+        if np.any(self.v[:, 0] == 0):
+            raise ModelError("a Fermi-surface state has v_x = 0 exactly; change n_angles")
+        self.n_states = ns
+
+    def _check_mirror(self, rel):
+        R = self.mirror
+        scale_k = self.kF.max()
+        kx_ok = np.allclose(self.k[R, 0], -self.k[:, 0], atol=rel * scale_k, rtol=0)
+        kp_ok = np.allclose(self.k[R, 1:], self.k[:, 1:], atol=rel * scale_k, rtol=0)
+        w_ok = np.allclose(self.w[R], self.w, rtol=rel * 10, atol=0)
+        vscale = np.abs(self.v).max()
+        v_ok = np.allclose(self.v[R, 0], -self.v[:, 0], atol=rel * 10 * vscale, rtol=0)
+        e = self.es.eps
+        if not (kx_ok and kp_ok and w_ok and v_ok):
+            raise ModelError("the band structure lacks the mirror symmetry k_x -> -k_x at the "
+                             "Fermi level (specular partners are not on the Fermi surface); "
+                             "Fuchs-Sondheimer boundaries need it")
+        del e
+
+    @property
+    def density_of_states(self):
+        """Total DOS at the energy, 1/(eV nm^d) (ranks counted)."""
+        return float(np.sum(self.rank * self.w))
+
+    def mean_speed(self):
+        """DOS-weighted mean |v| (nm/fs)."""
+        rw = self.rank * self.w
+        return float(np.sum(rw * np.linalg.norm(self.v, axis=-1)) / rw.sum())

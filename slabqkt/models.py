@@ -1,0 +1,229 @@
+"""Bloch Hamiltonians h(k) with analytic dh/dk, vectorized over k.
+
+Energies in eV, k in nm^-1. Every model is an ``N x N`` Hermitian matrix
+function; :meth:`Model.h` takes ``k`` of shape ``(..., d)`` and returns
+``(..., N, N)``, :meth:`Model.dh` returns ``(..., d, N, N)`` (eV nm).
+"""
+import numpy as np
+
+from .errors import CaseError
+from .units import HBAR2_OVER_2ME
+
+SIGMA = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex)
+#: l = 1 orbital angular momentum in the real p basis (p_x, p_y, p_z),
+#: (L_i)_ab = -i eps_iab, in units of hbar.
+L_P = -1j * np.array([[[0, 0, 0], [0, 0, 1], [0, -1, 0]],
+                      [[0, 0, -1], [0, 0, 0], [1, 0, 0]],
+                      [[0, 1, 0], [-1, 0, 0], [0, 0, 0]]], dtype=complex)
+
+
+class Model:
+    """Base class of N-band models.
+
+    Attributes
+    ----------
+    N : int
+        Number of internal states (spin, orbital).
+    dimension : int
+        2 or 3.
+    """
+
+    N = 1
+    dimension = 2
+
+    def h(self, k):
+        raise NotImplementedError
+
+    def dh(self, k):
+        raise NotImplementedError
+
+    def k_max(self, energy):
+        """An upper bound (nm^-1) of Fermi wavevectors at ``energy``."""
+        raise NotImplementedError
+
+    def spin_operators(self):
+        """Spin matrices (3, N, N) in units of hbar/2 (Pauli), or None."""
+        return None
+
+    def orbital_operators(self):
+        """Orbital angular momentum (3, N, N) in units of hbar, or None."""
+        return None
+
+    def band_bottom(self):
+        """Lowest band energy at k = 0 (eV)."""
+        return float(np.linalg.eigvalsh(self.h(np.zeros(self.dimension))).min())
+
+
+class ParabolicBand(Model):
+    """One spinless parabolic band, eps = hbar^2 k^2 / (2 m*)."""
+
+    N = 1
+
+    def __init__(self, dimension=2, effective_mass=1.0):
+        self.dimension = dimension
+        self.c = HBAR2_OVER_2ME / effective_mass
+
+    def h(self, k):
+        k = np.asarray(k, float)
+        return (self.c * np.sum(k * k, axis=-1))[..., None, None].astype(complex)
+
+    def dh(self, k):
+        k = np.asarray(k, float)
+        return (2 * self.c * k)[..., None, None].astype(complex)
+
+    def k_max(self, energy):
+        return 1.5 * np.sqrt(max(energy, 1e-12) / self.c) + 1e-6
+
+
+class Rashba(Model):
+    """Rashba 2DEG with exchange: the paper's Eq. (11).
+
+    h = hbar^2 k^2/2m* + alpha_R (sigma_x k_y - sigma_y k_x) + J_e m.sigma.
+    In 3D the k_z dispersion is parabolic and spin-independent.
+    """
+
+    N = 2
+
+    def __init__(self, dimension=2, effective_mass=1.0, alpha_R=0.0, exchange_eV=0.0,
+                 magnetization=(0.0, 0.0, 1.0)):
+        self.dimension = dimension
+        self.c = HBAR2_OVER_2ME / effective_mass
+        self.alpha = alpha_R
+        m = np.asarray(magnetization, float)
+        self.m = m / np.linalg.norm(m)
+        self.J = exchange_eV
+
+    def h(self, k):
+        k = np.asarray(k, float)
+        eps0 = self.c * np.sum(k * k, axis=-1)
+        b = self.alpha * np.stack([k[..., 1], -k[..., 0], np.zeros(k.shape[:-1])], axis=-1)
+        b = b + self.J * self.m
+        return eps0[..., None, None] * np.eye(2) + np.einsum("...i,iab->...ab", b, SIGMA)
+
+    def dh(self, k):
+        k = np.asarray(k, float)
+        out = np.zeros(k.shape[:-1] + (self.dimension, 2, 2), complex)
+        out += (2 * self.c * k)[..., None, None] * np.eye(2)
+        out[..., 0, :, :] += -self.alpha * SIGMA[1]
+        out[..., 1, :, :] += self.alpha * SIGMA[0]
+        return out
+
+    def k_max(self, energy):
+        e = max(energy + abs(self.J), 1e-12)
+        km = abs(self.alpha) / self.c
+        return 1.5 * (km + np.sqrt(km * km + e / self.c)) + 1e-6
+
+    def spin_operators(self):
+        return SIGMA.copy()
+
+
+class OrbitalP(Model):
+    """p-orbital (l = 1) continuum model, basis (p_x, p_y, p_z).
+
+    h = hbar^2 k^2/2m* 1 + beta (k^2 1 - k k^T) = hbar^2 k^2/2m* + beta (k.L)^2 / hbar^2.
+    In 2D, k = (k_x, k_y, 0). Bands: longitudinal (projector k^k^T) and a
+    two-fold degenerate transverse band (projector 1 - k^k^T).
+    """
+
+    N = 3
+
+    def __init__(self, dimension=2, effective_mass=1.0, beta_eV_nm2=0.0):
+        self.dimension = dimension
+        self.c = HBAR2_OVER_2ME / effective_mass
+        self.beta = beta_eV_nm2
+
+    def _k3(self, k):
+        k = np.asarray(k, float)
+        if self.dimension == 2:
+            k = np.concatenate([k, np.zeros(k.shape[:-1] + (1,))], axis=-1)
+        return k
+
+    def h(self, k):
+        k3 = self._k3(k)
+        k2 = np.sum(k3 * k3, axis=-1)[..., None, None]
+        return ((self.c + self.beta) * k2 * np.eye(3)
+                - self.beta * k3[..., :, None] * k3[..., None, :]).astype(complex)
+
+    def dh(self, k):
+        k3 = self._k3(k)
+        d = self.dimension
+        eye = np.eye(3)
+        out = np.zeros(k3.shape[:-1] + (d, 3, 3), complex)
+        for j in range(d):
+            e_j = eye[j]
+            out[..., j, :, :] = (2 * (self.c + self.beta) * k3[..., j, None, None] * eye
+                                 - self.beta * (e_j[:, None] * k3[..., None, :]
+                                                + k3[..., :, None] * e_j[None, :]))
+        return out
+
+    def k_max(self, energy):
+        cmin = min(self.c, self.c + self.beta)
+        if cmin <= 0:
+            return None
+        return 1.5 * np.sqrt(max(energy, 1e-12) / cmin) + 1e-6
+
+    def orbital_operators(self):
+        return L_P.copy()
+
+
+class Rotated(Model):
+    """A model seen in another basis: h -> U h U^+ (the gauge test)."""
+
+    def __init__(self, model, U):
+        self.inner, self.U = model, U
+        self.N, self.dimension = model.N, model.dimension
+
+    def _rot(self, A):
+        return self.U @ A @ self.U.conj().T
+
+    def h(self, k):
+        return self._rot(self.inner.h(k))
+
+    def dh(self, k):
+        return self._rot(self.inner.dh(k))
+
+    def k_max(self, energy):
+        return self.inner.k_max(energy)
+
+    def spin_operators(self):
+        s = self.inner.spin_operators()
+        return None if s is None else self._rot(s)
+
+    def orbital_operators(self):
+        s = self.inner.orbital_operators()
+        return None if s is None else self._rot(s)
+
+    def rotate(self, O):
+        return self._rot(O)
+
+
+def random_unitary(n, seed):
+    """Haar-random unitary (QR of a complex Gaussian matrix)."""
+    rng = np.random.default_rng(seed)
+    z = (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))) / np.sqrt(2)
+    q, r = np.linalg.qr(z)
+    return q * (np.diag(r) / abs(np.diag(r)))
+
+
+def build_model(case):
+    """The model of a resolved case."""
+    mc = case["model"]
+    kind, dim = mc["kind"], mc["dimension"]
+    if kind == "parabolic":
+        model = ParabolicBand(dim, mc["effective_mass"])
+    elif kind == "rashba":
+        model = Rashba(dim, mc["effective_mass"], mc["alpha_R"], mc["exchange_eV"],
+                       mc["magnetization"])
+    elif kind == "orbital_p":
+        if mc["effective_mass"] > 0 and HBAR2_OVER_2ME / mc["effective_mass"] + mc["beta_eV_nm2"] <= 0:
+            raise CaseError("model.beta_eV_nm2", mc["beta_eV_nm2"],
+                            "allowed: hbar^2/2m* + beta > 0 (the transverse band must rise)")
+        model = OrbitalP(dim, mc["effective_mass"], mc["beta_eV_nm2"])
+    else:  # pragma: no cover - the schema already checked
+        raise CaseError("model.kind", kind, "unknown model")
+    for key, used_by in (("alpha_R", "rashba"), ("exchange_eV", "rashba"), ("beta_eV_nm2", "orbital_p")):
+        if mc.get(key, 0.0) != 0.0 and kind != used_by:
+            raise CaseError(f"model.{key}", mc[key], f"only used by model.kind = '{used_by}'")
+    if mc.get("unitary_seed") is not None:
+        model = Rotated(model, random_unitary(model.N, mc["unitary_seed"]))
+    return model

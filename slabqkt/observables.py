@@ -1,0 +1,257 @@
+"""Observables as objects, and the four parts of their densities, Eq. (1).
+
+For an N x N Hermitian operator O(k) (spin, orbital, velocity, density,
+spin/orbital currents or a user matrix) the linear-response density
+o(x) = int d^dk/(2 pi)^d Tr[rho^(1) O] splits as (T = 0, docs/theory.md)
+
+    intra      sum_s w_s phi(x,s) Tr[P(s) O]
+    intrinsic  -e sum_{n!=m} int_k (f_n - f_m)/(eps_n - eps_m) E.Tr[A_nm O]  (Fermi sea, uniform)
+    gradient   -sum_s w_s dphi/dx(x,s) sum_{m!=n(s)} Re Tr[A^x_{n(s)m} O]
+    disorder   sum_s w_s sum_{m!=n(s)} 2 pi n_i v0^2/(eps_n - eps_m)
+               Im Tr[P_n (M(x) - phi(x,s) D) P_m O],
+               M(x) = sum_s w_s P(s) phi(x,s),  D = sum_s w_s P(s).
+
+Every sum over eigenspace pairs is evaluated in an eigenbasis as a sum over
+eigenvector pairs of different eigenspaces, which is gauge invariant.
+Each part reduces to per-state weights computed once, so a profile is a
+matrix-vector product with the slab solution.
+"""
+import re
+
+import numpy as np
+
+from .band_geometry import Eigensystem
+from .errors import CaseError
+from .units import E_CHARGE, HBAR
+
+
+class Observable:
+    """A single-particle operator O(k).
+
+    Parameters
+    ----------
+    name : str
+    unit : str
+        Unit of O; the density has unit ``unit`` nm^-d.
+    matrix : callable
+        ``matrix(model, k, dh)`` -> (M, N, N) in the model basis; ``dh`` is
+        (M, d, N, N), dh/dk in eV nm.
+    """
+
+    def __init__(self, name, unit, matrix):
+        self.name, self.unit, self._matrix = name, unit, matrix
+
+    def matrix(self, model, k, dh):
+        return self._matrix(model, k, dh)
+
+    def __repr__(self):
+        return f"Observable({self.name!r}, unit={self.unit!r})"
+
+
+_AX = {"x": 0, "y": 1, "z": 2}
+
+
+def _const(M):
+    M = np.asarray(M, complex)
+    return lambda model, k, dh: np.broadcast_to(M, (len(k),) + M.shape)
+
+
+def _velocity(j):
+    def f(model, k, dh):
+        if j >= model.dimension:
+            return np.zeros((len(k), model.N, model.N), complex)
+        return dh[:, j] / HBAR
+    return f
+
+
+def _anticomm(A, vel):
+    def f(model, k, dh):
+        v = vel(model, k, dh)
+        return 0.5 * (A @ v + v @ A)
+    return f
+
+
+def make_observable(name, model, custom=None):
+    """Build an observable from its case name (see docs/observables.md)."""
+    custom = custom or {}
+    N = model.N
+    if name in custom:
+        spec = custom[name]
+        try:
+            re_ = np.asarray(spec.get("real", np.zeros((N, N))), float)
+            im_ = np.asarray(spec.get("imag", np.zeros((N, N))), float)
+            M = re_ + 1j * im_
+        except (TypeError, ValueError):
+            raise CaseError(f"observables.custom.{name}", spec,
+                            "allowed: {real = [[...]], imag = [[...]]} numeric N x N") from None
+        if M.shape != (N, N) or not np.allclose(M, M.conj().T, atol=1e-12):
+            raise CaseError(f"observables.custom.{name}", spec,
+                            f"allowed: a Hermitian {N} x {N} matrix (the model's basis)")
+        if hasattr(model, "rotate"):
+            M = model.rotate(M)
+        return Observable(name, spec.get("unit", "1"), _const(M))
+    if name == "density":
+        return Observable(name, "1", _const(np.eye(N)))
+    m = re.fullmatch(r"current_([xyz])", name)
+    if m:
+        vel = _velocity(_AX[m.group(1)])
+        return Observable(name, "|e| nm/fs", lambda mo, k, dh: E_CHARGE * vel(mo, k, dh))
+    m = re.fullmatch(r"(spin|orbital)_([xyz])", name)
+    if m:
+        ops, unit = _ops(model, m.group(1), name)
+        return Observable(name, unit, _const(ops[_AX[m.group(2)]]))
+    m = re.fullmatch(r"(spin|orbital)_current_([xyz])([xyz])", name)
+    if m:
+        ops, unit = _ops(model, m.group(1), name)
+        A = ops[_AX[m.group(2)]]
+        if m.group(1) == "spin":  # (hbar/4){sigma_i, v_j} = {s_i, v_j}/2, s = hbar sigma/2
+            A, unit = 0.5 * A, "hbar nm/fs"
+        else:
+            unit = "hbar nm/fs"
+        return Observable(name, unit, _anticomm(A, _velocity(_AX[m.group(3)])))
+    raise CaseError("observables.names", name,
+                    "unknown observable; allowed: density, current_x/y/z, spin_x/y/z, "
+                    "orbital_x/y/z, spin_current_ij, orbital_current_ij, or a custom name")
+
+
+def _ops(model, kind, name):
+    if kind == "spin":
+        ops = model.spin_operators()
+        unit = "hbar/2"
+    else:
+        ops = model.orbital_operators()
+        unit = "hbar"
+    if ops is None:
+        raise CaseError("observables.names", name,
+                        f"the model '{type(model).__name__}' has no {kind} operators")
+    return ops, unit
+
+
+def _dh_orig(es):
+    U = es.U
+    return U[:, None] @ es.dh @ U.conj().swapaxes(-1, -2)[:, None]
+
+
+class StateWeights:
+    """Per-state weights of the intra, gradient and disorder parts of one observable.
+
+    Attributes
+    ----------
+    intra : (Ns,) Tr[P O]
+    grad : (Ns,) sum_m Re Tr[A^x_nm O] (nm)
+    dis_phi : (Ns,) Im Tr[D Q_s] (1/(eV nm^d))
+    dis_m : (r,) sum_s w_s Im Tr[Lambda Q_s] (1/(eV nm^d))
+    """
+
+    def __init__(self, obs, fs, coll, gap_tol):
+        es = fs.es
+        Om = obs.matrix(fs.model, fs.k, _dh_orig(es))
+        Ot = es.U.conj().swapaxes(-1, -2) @ Om @ es.U
+        mem = es.members(fs.group)
+        self.intra = np.real(np.einsum("sii,si->s", Ot, mem))
+        G = es.interband_weights(fs.group, gap_tol)  # (Ns, N, N): 1/(eps_j - eps_i)
+        # Tr[A^x_nm O] summed over m != n:  i sum_ij G_ij dh^x_ij O_ji
+        self.grad = np.real(1j * np.einsum("sij,sij,sji->s", G, es.dh[:, 0], Ot))
+        D = np.einsum("s,sab->ab", fs.w, fs.P)
+        Dt = es.U.conj().swapaxes(-1, -2) @ D @ es.U
+        Lt = es.U.conj().swapaxes(-1, -2)[:, None] @ coll.basis[None] @ es.U[:, None]
+        # Im Tr[X Q_s] = Im sum_ij (-G_ij) X_ij O_ji
+        self.dis_phi = np.imag(np.einsum("sij,sij,sji->s", -G, Dt, Ot))
+        self.dis_m = np.imag(np.einsum("sij,srij,sji->sr", -G, Lt, Ot)).T @ fs.w
+        self.unit = obs.unit
+
+
+def intrinsic(obs, model, fs, field, n_radial=64):
+    """Fermi-sea intrinsic part (uniform), unit of O times nm^-d, at T = 0.
+
+    Radial Gauss-Legendre quadrature on the Fermi-surface rays, piecewise
+    between the crossing radii of all bands (the integrand is smooth inside
+    each piece), times the ray solid-angle weights.
+    """
+    d = model.dimension
+    radii = fs.radii  # (N, Nr)
+    nr = radii.shape[1]
+    br = np.sort(np.concatenate([np.zeros((1, nr)), radii]), axis=0)  # (N+1, Nr)
+    x, wx = np.polynomial.legendre.leggauss(n_radial)
+    a, b = br[:-1], br[1:]  # (N, Nr) intervals (possibly empty)
+    kr = 0.5 * (a[..., None] + b[..., None]) + 0.5 * (b - a)[..., None] * x  # (N, Nr, n)
+    wk = 0.5 * (b - a)[..., None] * wx * kr ** (d - 1) * fs.ray_dw[None, :, None] / (2 * np.pi) ** d
+    keep = wk.ravel() != 0
+    kk = (kr[..., None] * fs.ray_dirs[None, :, None, :]).reshape(-1, d)[keep]
+    wk = wk.ravel()[keep]
+    ray = np.broadcast_to(np.arange(nr)[None, :, None], kr.shape).ravel()[keep]
+    kr = kr.ravel()[keep]
+    if len(kk) == 0:
+        return 0.0
+    total = 0.0
+    E = np.asarray(field, float)[:d]
+    for sl in _chunks(len(kk), 20000):
+        es = Eigensystem(model, kk[sl], fs.tol)
+        Om = obs.matrix(model, kk[sl], _dh_orig(es))
+        Ot = es.U.conj().swapaxes(-1, -2) @ Om @ es.U
+        # occupation of eigenvalue i: k below its crossing radius on this ray
+        occ = (kr[sl, None] < radii[:, ray[sl]].T).astype(float)
+        same = es.label[:, :, None] == es.label[:, None, :]
+        de = es.eps[:, :, None] - es.eps[:, None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fac = np.where(same, 0.0, (occ[:, :, None] - occ[:, None, :]) / np.where(same, 1.0, de) ** 2)
+        Edh = np.einsum("j,sjab->sab", E, es.dh)
+        val = np.real(1j * np.einsum("sij,sij,sji->s", fac, Edh, Ot))
+        total += E_CHARGE * np.sum(wk[sl] * val)
+    return float(total)
+
+
+def _chunks(n, size):
+    for i in range(0, n, size):
+        yield slice(i, min(n, i + size))
+
+
+PARTS = ("intra", "intrinsic", "gradient", "disorder", "total")
+
+
+class ObservableSet:
+    """The observables of a case with their state weights on a Fermi surface.
+
+    ``profiles(phi, dphi, m, states)`` returns, for every observable, the
+    four parts and the total as arrays over x (local partial sums; the
+    caller reduces over ranks before adding the uniform intrinsic part).
+    """
+
+    def __init__(self, observables, model, fs, coll, field, n_radial=64, gap_tol=None):
+        self.observables = observables
+        self.fs, self.coll = fs, coll
+        gap_tol = gap_tol if gap_tol is not None else 10 * fs.tol
+        self.weights = [StateWeights(o, fs, coll, gap_tol) for o in observables]
+        self.intrinsic = np.array([intrinsic(o, model, fs, field, n_radial) for o in observables])
+        self.gamma_prime = 2 * np.pi * coll.n_i_v0_sq
+        self.min_gap = min((fs.es.min_interband_gap(fs.group),), default=np.inf)
+
+    @property
+    def names(self):
+        return [o.name for o in self.observables]
+
+    def local_parts(self, phi, dphi, m, states):
+        """Stack (n_obs, 3, ...) of intra, gradient, disorder-phi partial sums over ``states``."""
+        w = self.fs.w[states]
+        W = np.array([[wt.intra[states] * w, -wt.grad[states] * w,
+                       -self.gamma_prime * wt.dis_phi[states] * w] for wt in self.weights])
+        # phi (..., Ns_loc) @ W.T -> (..., n_obs, 3)
+        phi_part = np.einsum("...s,os->...o", phi, W[:, 0])
+        grad_part = np.einsum("...s,os->...o", dphi, W[:, 1])
+        dis_part = np.einsum("...s,os->...o", phi, W[:, 2])
+        return np.stack([phi_part, grad_part, dis_part], axis=-1)
+
+    def finish(self, reduced, m):
+        """Add the moment part of the disorder term and the intrinsic part.
+
+        Returns dict name -> dict part -> array (x) or scalar.
+        """
+        out = {}
+        for i, (o, wt) in enumerate(zip(self.observables, self.weights)):
+            intra = reduced[..., i, 0]
+            grad = reduced[..., i, 1]
+            dis = reduced[..., i, 2] + self.gamma_prime * (m @ wt.dis_m)
+            intr = np.full_like(intra, self.intrinsic[i]) if np.ndim(intra) else self.intrinsic[i]
+            out[o.name] = {"intra": intra, "intrinsic": intr, "gradient": grad,
+                           "disorder": dis, "total": intra + intr + grad + dis}
+        return out

@@ -1,0 +1,76 @@
+"""PNG plots of a result, labelled axes and units."""
+import os
+
+import numpy as np
+
+from .observables import PARTS
+
+_STYLE = {"intra": "-", "intrinsic": ":", "gradient": "--", "disorder": "-.", "total": "-"}
+
+
+def _mpl():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_current(result, path):
+    """Current density along the field, j(x)/j_bulk, against x/l."""
+    plt = _mpl()
+    x = result.x / result.attrs["mean_free_path_nm"]
+    e = np.asarray(result.attrs["field_V_per_nm"], float)
+    e = e / np.linalg.norm(e)
+    j = sum(e[i] * result.profile(f"current_{a}") for i, a in enumerate("xyz")
+            if f"current_{a}" in result.observables)
+    jb = sum(e[i] * result.bulk[f"current_{a}"]["total"] for i, a in enumerate("xyz")
+             if f"current_{a}" in result.bulk)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(x, j / jb, label="j_E(x) / j_bulk")
+    if "current_x" in result.observables:
+        ax.plot(x, result.profile("current_x") / jb, "--", label="j_x(x) / j_bulk (must be 0)")
+    ax.set_xlabel("x / l  (l = %.3g nm)" % result.attrs["mean_free_path_nm"])
+    ax.set_ylabel("current density / bulk value (1)")
+    ax.set_title("σ_film/σ_bulk = %.5f" % result.conductivity_ratio)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_observable(result, name, path):
+    """The four parts of Eq. (1) and their total for one observable, against x/l."""
+    plt = _mpl()
+    x = result.x / result.attrs["mean_free_path_nm"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for part in PARTS:
+        y = result.profile(name, part)
+        ax.plot(x, np.broadcast_to(y, x.shape), _STYLE[part], lw=2.2 if part == "total" else 1.3,
+                label=part)
+    ax.axhline(result.bulk[name]["total"], color="0.5", lw=0.8, label="bulk total")
+    ax.set_xlabel("x / l  (l = %.3g nm)" % result.attrs["mean_free_path_nm"])
+    fld = np.linalg.norm(result.attrs["field_V_per_nm"]) * 1e9
+    ax.set_ylabel(f"{name} density ({result.density_unit(name)}) at |E| = {fld:.3g} V/m")
+    ax.set_title(f"{name}: parts of Eq. (1)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_result(result, stem):
+    """All plots of a slab result; returns the list of PNG paths."""
+    paths = [plot_current(result, f"{stem}_current.png")]
+    for name in result.observables:
+        if name.startswith("current_") or name == "density":
+            continue
+        paths.append(plot_observable(result, name, f"{stem}_{name}.png"))
+    return paths
+
+
+def stem_of(path):
+    return os.path.splitext(os.fspath(path))[0]

@@ -1,0 +1,192 @@
+"""The pipeline: case -> model -> Fermi surface -> operator -> solver -> observables -> result.
+
+:class:`Simulation` is the Python API (notebooks); the CLI calls it too.
+
+>>> from slabqkt import load_case, Simulation
+>>> case = load_case("geometries/rashba_strip.toml", ["slab.n_x=100"])
+>>> result = Simulation(case).run()          # doctest: +SKIP
+>>> result.conductivity_ratio                # doctest: +SKIP
+"""
+import time
+
+import numpy as np
+
+from . import case as case_mod
+from .boltzmann import BulkBoltzmann, SlabBoltzmann
+from .collision import Collision, n_i_v0_sq_from_case
+from .edge import edge_quantities
+from .errors import CaseError
+from .fermi_surface import FermiSurface
+from .models import build_model
+from .observables import ObservableSet, make_observable
+from .result import Result
+from .slab import Grid, Surface
+from .solvers import get_backend
+from .tools import get_logger
+from .units import HBAR, V_PER_M_PER_V_PER_NM, conductivity_to_si, conductivity_si_unit
+
+log = get_logger("simulation")
+
+#: observables every run evaluates (the conductivity needs the currents)
+ALWAYS = ("density", "current_x", "current_y")
+
+
+class Simulation:
+    """A resolved case turned into its discrete problem.
+
+    Parameters
+    ----------
+    case : dict
+        A resolved case (:func:`slabqkt.load_case` or :func:`slabqkt.case.resolve`).
+    backend : Backend or str, optional
+        Default: the case's ``solver.backend``.
+    """
+
+    def __init__(self, case, backend=None, comm=None):
+        if not isinstance(case, dict) or "model" not in case:
+            raise CaseError("case", type(case).__name__, "allowed: a resolved case dict (load_case)")
+        self.case = case
+        if backend is None or isinstance(backend, str):
+            backend = get_backend(backend or case["solver"]["backend"], comm)
+        self.backend = backend
+        t0 = time.perf_counter()
+        self.model = build_model(case)
+        fsc = case["fermi_surface"]
+        if case["temperature"]["kelvin"] > 0:
+            raise CaseError("temperature.kelvin", case["temperature"]["kelvin"],
+                            "allowed: 0 (finite-temperature energy slices are not implemented yet)")
+        mu = fsc["fermi_level_eV"]
+        self.fs = FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"], fsc.get("k_max"),
+                               fsc["degeneracy_tol_eV"], angular_rule=fsc["angular_rule"])
+        self.n_i_v0_sq = n_i_v0_sq_from_case(case["disorder"], self.fs)
+        self.coll = Collision(self.fs, self.n_i_v0_sq)
+        self.tau = self.coll.mean_tau()
+        self.mean_free_path = self.fs.mean_speed() * self.tau
+        slab = case["slab"]
+        if "thickness_nm" in slab:
+            self.thickness = slab["thickness_nm"]
+        elif "thickness_mfp" in slab:
+            self.thickness = slab["thickness_mfp"] * self.mean_free_path
+        else:
+            self.thickness = None
+        fc = case["field"]
+        direction = np.asarray(fc["direction"], float)
+        self.field = direction / np.linalg.norm(direction) * fc["magnitude_V_per_m"] / V_PER_M_PER_V_PER_NM
+        names = list(dict.fromkeys(list(ALWAYS) + (["current_z"] if self.model.dimension == 3 else [])
+                                   + list(case["observables"]["names"])))
+        obs = [make_observable(n, self.model, case["observables"].get("custom")) for n in names]
+        self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
+                                         fsc["n_radial"])
+        self.setup_seconds = time.perf_counter() - t0
+        log.info("Fermi surface: %d states on %d sheet(s), tau = %.4g fs, l = %.4g nm, "
+                 "n_i v0^2 = %.4g eV^2 nm^%d", self.fs.n_states, self.fs.n_sheets, self.tau,
+                 self.mean_free_path, self.n_i_v0_sq, self.model.dimension)
+
+    # -- bulk -----------------------------------------------------------------
+    def bulk(self):
+        """Homogeneous solution: phi (Ns,) and observables (dict of scalars)."""
+        phi, m = BulkBoltzmann(self.fs, self.coll, self.field).solve()
+        allst = np.arange(self.fs.n_states)
+        parts = self.observables.local_parts(phi, np.zeros_like(phi), m, allst)
+        obs = self.observables.finish(parts, m)
+        return phi, obs
+
+    def bulk_conductivity(self, obs):
+        """sigma_bulk along E, |e|^2/(eV fs nm^(d-2))."""
+        return self._along_field(obs, scalar=True) / np.linalg.norm(self.field)
+
+    def _along_field(self, obs, scalar=False):
+        e = self.field / np.linalg.norm(self.field)
+        j = sum(e[i] * obs[f"current_{a}"]["total"] for i, a in enumerate("xyz")
+                if f"current_{a}" in obs)
+        return j
+
+    # -- slab -----------------------------------------------------------------
+    def problem(self):
+        if self.thickness is None:
+            raise CaseError("slab.thickness_nm", None, "a slab run needs slab.thickness_nm or "
+                            "slab.thickness_mfp")
+        sc = self.case["slab"]
+        self.grid = Grid(self.thickness, sc["n_x"], sc["grading"])
+        bl, br = self.case["boundaries"]["left"], self.case["boundaries"]["right"]
+        self.surfaces = Surface.from_case(bl), Surface.from_case(br)
+        pL, pR = self.surfaces[0].p(self.fs.k), self.surfaces[1].p(self.fs.k)
+        plus = np.nonzero(self.fs.v[:, 0] > 0)[0]
+        mine = plus[self.backend.partition(len(plus))]
+        return SlabBoltzmann(self.fs, self.coll, self.grid, pL, pR, self.field, pairs=mine,
+                             allreduce=self.backend.allreduce)
+
+    def run(self):
+        """Solve the slab and evaluate every observable; returns a :class:`Result`."""
+        t0 = time.perf_counter()
+        prob = self.problem()
+        t_setup = time.perf_counter() - t0
+        log.info("slab d = %.4g nm (%.4g l), %d nodes x %d moments + 2 = %d unknowns "
+                 "(%d Fermi points), backend %s on %d rank(s)", self.thickness,
+                 self.thickness / self.mean_free_path, self.grid.n_nodes, prob.n_moments,
+                 prob.n_unknowns, self.fs.n_states, self.backend.name, self.backend.size)
+        u, info = self.backend.solve(prob, self.case["solver"])
+        log.info("solved in %d iterations, %.3g s, residual %.2g", info.iterations, info.seconds,
+                 info.residual)
+        phi, dphi, m = prob.solution(u)
+        parts = self.backend.allreduce(self.observables.local_parts(phi, dphi, m, prob.states))
+        obs = self.observables.finish(parts, m)
+        _, bulk_obs = self.bulk()
+        x = self.grid.x
+        jE = self._along_field(obs)
+        jE_bulk = self._along_field(bulk_obs)
+        ratio = float(self.grid.integrate(jE) / self.thickness / jE_bulk)
+        edges = {name: {part: edge_quantities(x, prof[part], self.mean_free_path)
+                        for part in ("total", "gradient", "intra", "disorder")}
+                 for name, prof in obs.items()}
+        sig_bulk = self.bulk_conductivity(bulk_obs)
+        d = self.model.dimension
+        attrs = {
+            "conductivity_ratio": ratio,
+            "sigma_bulk_SI": float(conductivity_to_si(sig_bulk, d)),
+            "sigma_bulk_SI_unit": conductivity_si_unit(d),
+            "mean_free_path_nm": float(self.mean_free_path),
+            "tau_fs": float(self.tau),
+            "n_i_v0_sq": float(self.n_i_v0_sq),
+            "n_i_v0_sq_unit": f"eV^2 nm^{d}",
+            "thickness_nm": float(self.thickness),
+            "fermi_level_eV": float(self.fs.energy),
+            "dimension": d,
+            "field_V_per_nm": self.field.tolist(),
+            "n_fermi_points": int(self.fs.n_states),
+            "n_unknowns": int(prob.n_unknowns),
+            "backend": info.backend,
+            "ranks": int(self.backend.size),
+            "krylov_iterations": int(info.iterations),
+            "relative_residual": float(info.residual),
+            "solve_seconds": float(info.seconds),
+            "setup_seconds": float(self.setup_seconds + t_setup),
+            "min_interband_gap_eV": float(self.observables.min_gap),
+            "hbar_eV_fs": HBAR,
+            "surface_left": self.surfaces[0].describe(),
+            "surface_right": self.surfaces[1].describe(),
+        }
+        units = {o.name: o.unit for o in self.observables.observables}
+        return Result(case=self.case, x=x, observables=obs, bulk=bulk_obs, attrs=attrs,
+                      units=units, edges=edges, phi_shape=phi.shape)
+
+    def run_bulk(self):
+        """Bulk-only result (scalars)."""
+        _, obs = self.bulk()
+        d = self.model.dimension
+        sig = self.bulk_conductivity(obs)
+        attrs = {"sigma_bulk_SI": float(conductivity_to_si(sig, d)),
+                 "sigma_bulk_SI_unit": conductivity_si_unit(d),
+                 "mean_free_path_nm": float(self.mean_free_path), "tau_fs": float(self.tau),
+                 "n_i_v0_sq": float(self.n_i_v0_sq), "fermi_level_eV": float(self.fs.energy),
+                 "dimension": d, "field_V_per_nm": self.field.tolist(),
+                 "n_fermi_points": int(self.fs.n_states)}
+        units = {o.name: o.unit for o in self.observables.observables}
+        return Result(case=self.case, x=None, observables=obs, bulk=obs, attrs=attrs, units=units,
+                      edges={})
+
+
+def run_case(path_or_case, overrides=(), backend=None):
+    """Load (if a path), solve the slab, return the :class:`Result`."""
+    case = path_or_case if isinstance(path_or_case, dict) else case_mod.load_case(path_or_case, overrides)
+    return Simulation(case, backend).run()
