@@ -168,8 +168,9 @@ SCHEMA = {
         "right": Key("table", {}, "-", "Surface at x = d: keys specularity or roughness_nm."),
     },
     "field": {
-        "direction": Key("vector", [0.0, 1.0, 0.0], "1", "Direction of E (normalised). In-plane: "
-                         "its x component must be 0.", length=3),
+        "direction": Key("vector", [0.0, 1.0, 0.0], "1", "Direction of E (normalised). In-plane "
+                         "for slab cases: its x component must be 0 (bulk-only cases, without "
+                         "slab.thickness_*, take any direction).", length=3),
         "magnitude_V_per_m": Key("float", 1.0e5, "V/m", "|E|. Results are linear in it.",
                                  0.0, lo_open=True),
     },
@@ -301,9 +302,10 @@ def _cross_checks(case):
     norm = math.sqrt(sum(v * v for v in fdir))
     if norm == 0:
         raise CaseError("field.direction", fdir, "allowed: a non-zero vector")
-    if abs(fdir[0]) > 1e-12 * norm:
+    if abs(fdir[0]) > 1e-12 * norm and given:
         raise CaseError("field.direction", fdir, "allowed: in-plane fields only (x component 0; "
-                        "x is the slab normal)")
+                        "x is the slab normal) when the case has a slab thickness; a field "
+                        "along x needs a bulk-only case (no slab.thickness_*)")
     if case["model"]["dimension"] == 2 and abs(fdir[2]) > 1e-12 * norm:
         raise CaseError("field.direction", fdir, "allowed: z component 0 in a 2D model")
     m = case["model"]["magnetization"]

@@ -7,6 +7,7 @@
 >>> result = Simulation(case).run()          # doctest: +SKIP
 >>> result.conductivity_ratio                # doctest: +SKIP
 """
+import copy
 import time
 
 import numpy as np
@@ -15,15 +16,15 @@ from . import case as case_mod
 from .boltzmann import BulkBoltzmann, SlabBoltzmann
 from .collision import Collision, n_i_v0_sq_from_case
 from .edge import edge_quantities
-from .errors import CaseError
+from .errors import CaseError, ModelError
 from .fermi_surface import FermiSurface
 from .models import build_model
 from .observables import ObservableSet, make_observable
 from .result import Result
 from .slab import Grid, Surface
 from .solvers import get_backend
-from .tools import get_logger
-from .units import HBAR, V_PER_M_PER_V_PER_NM, conductivity_to_si, conductivity_si_unit
+from .tools import Progress, get_logger
+from .units import HBAR, KB, V_PER_M_PER_V_PER_NM, conductivity_to_si, conductivity_si_unit
 
 log = get_logger("simulation")
 
@@ -52,12 +53,12 @@ class Simulation:
         t0 = time.perf_counter()
         self.model = build_model(case)
         fsc = case["fermi_surface"]
-        if case["temperature"]["kelvin"] > 0:
-            raise CaseError("temperature.kelvin", case["temperature"]["kelvin"],
-                            "allowed: 0 (finite-temperature energy slices are not implemented yet)")
         mu = fsc["fermi_level_eV"]
-        self.fs = FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"], fsc.get("k_max"),
-                               fsc["degeneracy_tol_eV"], angular_rule=fsc["angular_rule"])
+        try:
+            self.fs = FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"], fsc.get("k_max"),
+                                   fsc["degeneracy_tol_eV"], angular_rule=fsc["angular_rule"])
+        except ModelError as exc:
+            raise CaseError("fermi_surface.fermi_level_eV", mu, f"not usable with this model: {exc}") from None
         self.n_i_v0_sq = n_i_v0_sq_from_case(case["disorder"], self.fs)
         self.coll = Collision(self.fs, self.n_i_v0_sq)
         self.tau = self.coll.mean_tau()
@@ -116,11 +117,18 @@ class Simulation:
         return SlabBoltzmann(self.fs, self.coll, self.grid, pL, pR, self.field, pairs=mine,
                              allreduce=self.backend.allreduce)
 
-    def run(self):
-        """Solve the slab and evaluate every observable; returns a :class:`Result`."""
+    def solve(self):
+        """One T = 0 slab solve at this Fermi surface.
+
+        Returns
+        -------
+        obs : dict name -> part -> (n_nodes,) profile
+        info : SolveInfo
+        n_unknowns : int
+        """
         t0 = time.perf_counter()
         prob = self.problem()
-        t_setup = time.perf_counter() - t0
+        self.setup_seconds += time.perf_counter() - t0
         log.info("slab d = %.4g nm (%.4g l), %d nodes x %d moments + 2 = %d unknowns "
                  "(%d Fermi points), backend %s on %d rank(s)", self.thickness,
                  self.thickness / self.mean_free_path, self.grid.n_nodes, prob.n_moments,
@@ -130,8 +138,79 @@ class Simulation:
                  info.residual)
         phi, dphi, m = prob.solution(u)
         parts = self.backend.allreduce(self.observables.local_parts(phi, dphi, m, prob.states))
-        obs = self.observables.finish(parts, m)
-        _, bulk_obs = self.bulk()
+        return self.observables.finish(parts, m), info, prob.n_unknowns
+
+    def energy_slices(self):
+        """T > 0: energies (eV) and weights (-df/de Gauss-Legendre, normalised to 1)."""
+        tc = self.case["temperature"]
+        kT = KB * tc["kelvin"]
+        x, w = np.polynomial.legendre.leggauss(tc["n_energies"])
+        half = tc["energy_window_kT"] * kT
+        xi = half * x
+        weight = half * w / (4 * kT * np.cosh(xi / (2 * kT)) ** 2)
+        return self.fs.energy + xi, weight / weight.sum()
+
+    def _slice(self, energy):
+        """A T = 0 simulation at another energy with the same disorder and slab (nm)."""
+        sub = copy.deepcopy(self.case)
+        sub["fermi_surface"]["fermi_level_eV"] = float(energy)
+        sub["temperature"]["kelvin"] = 0.0
+        sub["disorder"] = {"n_i_v0_sq": self.n_i_v0_sq}
+        sub["slab"].pop("thickness_mfp", None)
+        if self.thickness is not None:
+            sub["slab"]["thickness_nm"] = float(self.thickness)
+        try:
+            return Simulation(sub, self.backend)
+        except CaseError as exc:
+            raise CaseError("temperature.kelvin", self.case["temperature"]["kelvin"],
+                            f"the energy window reaches {energy:.5g} eV, where: {exc}") from None
+
+    def _thermal(self, solve):
+        """Weighted sums over energy slices.
+
+        ``solve(sim)`` returns (obs, bulk_obs, extra); the result is
+        (sum w obs, sum w bulk_obs, [extra of every slice]).
+        """
+        energies, weights = self.energy_slices()
+        obs = bulk = None
+        extras = []
+        prog = Progress(len(energies), "energy slices")
+        for e, wgt in zip(energies, weights):
+            o, b, extra = solve(self._slice(e))
+            o, b = _scale(o, wgt), _scale(b, wgt)
+            obs = o if obs is None else _add(obs, o)
+            bulk = b if bulk is None else _add(bulk, b)
+            extras.append(extra)
+            prog.update()
+        return obs, bulk, extras
+
+    def run(self):
+        """Solve the slab and evaluate every observable; returns a :class:`Result`.
+
+        At T > 0 every energy slice is an independent T = 0 problem (elastic
+        scattering) and the result is their -df/de weighted sum.
+        """
+        if self.case["temperature"]["kelvin"] > 0:
+            if self.thickness is None:
+                self.problem()  # raises the missing-thickness error
+            def one(sim):
+                obs, info, n = sim.solve()
+                return obs, sim.bulk()[1], (info, n)
+            obs, bulk_obs, extras = self._thermal(one)
+            infos = [e[0] for e in extras]
+            n_unknowns = extras[0][1]
+            self.grid = Grid(self.thickness, self.case["slab"]["n_x"], self.case["slab"]["grading"])
+            self.surfaces = (Surface.from_case(self.case["boundaries"]["left"]),
+                             Surface.from_case(self.case["boundaries"]["right"]))
+            iterations = sum(i.iterations for i in infos)
+            residual = max(i.residual for i in infos)
+            seconds = sum(i.seconds for i in infos)
+            backend = infos[0].backend
+        else:
+            obs, info, n_unknowns = self.solve()
+            _, bulk_obs = self.bulk()
+            iterations, residual, seconds, backend = (info.iterations, info.residual,
+                                                      info.seconds, info.backend)
         x = self.grid.x
         jE = self._along_field(obs)
         jE_bulk = self._along_field(bulk_obs)
@@ -139,51 +218,60 @@ class Simulation:
         edges = {name: {part: edge_quantities(x, prof[part], self.mean_free_path)
                         for part in ("total", "gradient", "intra", "disorder")}
                  for name, prof in obs.items()}
-        sig_bulk = self.bulk_conductivity(bulk_obs)
-        d = self.model.dimension
-        attrs = {
+        attrs = self._attrs(bulk_obs)
+        attrs.update({
             "conductivity_ratio": ratio,
-            "sigma_bulk_SI": float(conductivity_to_si(sig_bulk, d)),
+            "thickness_nm": float(self.thickness),
+            "n_unknowns": int(n_unknowns),
+            "backend": backend,
+            "ranks": int(self.backend.size),
+            "krylov_iterations": int(iterations),
+            "relative_residual": float(residual),
+            "solve_seconds": float(seconds),
+            "setup_seconds": float(self.setup_seconds),
+            "surface_left": self.surfaces[0].describe(),
+            "surface_right": self.surfaces[1].describe(),
+        })
+        units = {o.name: o.unit for o in self.observables.observables}
+        return Result(case=self.case, x=x, observables=obs, bulk=bulk_obs, attrs=attrs,
+                      units=units, edges=edges)
+
+    def _attrs(self, bulk_obs):
+        d = self.model.dimension
+        sig = self.bulk_conductivity(bulk_obs)
+        return {
+            "sigma_bulk_SI": float(conductivity_to_si(sig, d)),
             "sigma_bulk_SI_unit": conductivity_si_unit(d),
             "mean_free_path_nm": float(self.mean_free_path),
             "tau_fs": float(self.tau),
             "n_i_v0_sq": float(self.n_i_v0_sq),
             "n_i_v0_sq_unit": f"eV^2 nm^{d}",
-            "thickness_nm": float(self.thickness),
             "fermi_level_eV": float(self.fs.energy),
+            "temperature_K": float(self.case["temperature"]["kelvin"]),
             "dimension": d,
             "field_V_per_nm": self.field.tolist(),
             "n_fermi_points": int(self.fs.n_states),
-            "n_unknowns": int(prob.n_unknowns),
-            "backend": info.backend,
-            "ranks": int(self.backend.size),
-            "krylov_iterations": int(info.iterations),
-            "relative_residual": float(info.residual),
-            "solve_seconds": float(info.seconds),
-            "setup_seconds": float(self.setup_seconds + t_setup),
             "min_interband_gap_eV": float(self.observables.min_gap),
             "hbar_eV_fs": HBAR,
-            "surface_left": self.surfaces[0].describe(),
-            "surface_right": self.surfaces[1].describe(),
         }
-        units = {o.name: o.unit for o in self.observables.observables}
-        return Result(case=self.case, x=x, observables=obs, bulk=bulk_obs, attrs=attrs,
-                      units=units, edges=edges, phi_shape=phi.shape)
 
     def run_bulk(self):
-        """Bulk-only result (scalars)."""
-        _, obs = self.bulk()
-        d = self.model.dimension
-        sig = self.bulk_conductivity(obs)
-        attrs = {"sigma_bulk_SI": float(conductivity_to_si(sig, d)),
-                 "sigma_bulk_SI_unit": conductivity_si_unit(d),
-                 "mean_free_path_nm": float(self.mean_free_path), "tau_fs": float(self.tau),
-                 "n_i_v0_sq": float(self.n_i_v0_sq), "fermi_level_eV": float(self.fs.energy),
-                 "dimension": d, "field_V_per_nm": self.field.tolist(),
-                 "n_fermi_points": int(self.fs.n_states)}
+        """Bulk-only result (scalars); T > 0 sums energy slices."""
+        if self.case["temperature"]["kelvin"] > 0:
+            obs = self._thermal(lambda sim: (sim.bulk()[1], {}, None))[0]
+        else:
+            _, obs = self.bulk()
         units = {o.name: o.unit for o in self.observables.observables}
-        return Result(case=self.case, x=None, observables=obs, bulk=obs, attrs=attrs, units=units,
-                      edges={})
+        return Result(case=self.case, x=None, observables=obs, bulk=obs,
+                      attrs=self._attrs(obs), units=units, edges={})
+
+
+def _scale(obs, w):
+    return {n: {p: w * np.asarray(v) for p, v in parts.items()} for n, parts in obs.items()}
+
+
+def _add(a, b):
+    return {n: {p: a[n][p] + b[n][p] for p in a[n]} for n in a}
 
 
 def run_case(path_or_case, overrides=(), backend=None):

@@ -1,0 +1,49 @@
+import copy
+import logging
+
+import pytest
+
+from slabqkt import resolve
+
+logging.getLogger("slabqkt").setLevel(logging.WARNING)
+
+
+def merge(base, extra):
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+PARABOLIC = {
+    "model": {"kind": "parabolic", "dimension": 3},
+    "fermi_surface": {"fermi_level_eV": 1.0, "n_angles": 16, "n_polar": 24},
+    "disorder": {"mean_free_path_nm": 10.0},
+    "slab": {"thickness_mfp": 1.0, "n_x": 200},
+}
+
+RASHBA = {
+    "model": {"kind": "rashba", "dimension": 2, "effective_mass": 0.5, "alpha_R": 0.05},
+    "fermi_surface": {"fermi_level_eV": 0.1, "n_angles": 128},
+    "disorder": {"tau_fs": 20.0},
+    "slab": {"thickness_mfp": 5.0, "n_x": 120},
+    "field": {"direction": [0.0, 1.0, 0.0], "magnitude_V_per_m": 1.0e9},
+    "observables": {"names": ["spin_x", "spin_y", "spin_z"]},
+}
+
+
+@pytest.fixture
+def parabolic_case():
+    def make(**sections):
+        return resolve(merge(PARABOLIC, sections))
+    return make
+
+
+@pytest.fixture
+def rashba_case():
+    def make(**sections):
+        return resolve(merge(RASHBA, sections))
+    return make
