@@ -208,11 +208,17 @@ SCHEMA = {
         "plots": Key("bool", True, "-", "Write PNG plots beside the result file."),
     },
     "scan": {
-        "vary": Key("table", {}, "-", "Scan only: key = list of values or 'start:stop:num' / "
-                    "'log:start:stop:num' strings."),
-        "mode": Key("str", "product", "-", "Scan only: 'product' (Cartesian) or 'zip'.",
-                    choices=("product", "zip")),
-        "directory": Key("str", None, "-", "Scan only: where finished points are kept."),
+        "vary": Key("table", {}, "-", "Scan only (`slabqkt scan`, docs/scans.md): quoted case "
+                    "key = values, e.g. \"slab.thickness_mfp\" = [0.1, 1, 10], "
+                    "\"boundaries.both.roughness_nm\" = 'log:0.02:1:7' (geometric), "
+                    "'start:stop:num' (linear, ends included). boundaries.both.KEY sets both "
+                    "surfaces. Each key is a dimension of the result; ignored by `slabqkt run`."),
+        "mode": Key("str", "product", "-", "Scan only: 'product' (every combination, one "
+                    "dimension per key) or 'zip' (i-th values together, equal lengths, one "
+                    "dimension 'point').", choices=("product", "zip")),
+        "directory": Key("str", None, "-", "Scan only: folder of the finished points, the "
+                         "scan identity (scan.toml) and the combined scan.h5 (default "
+                         "results/<case name>.scan, relative to the working directory)."),
     },
 }
 
