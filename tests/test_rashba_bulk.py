@@ -32,6 +32,6 @@ def test_rigid_shift_and_drude(rashba_case, eF):
 
 
 def test_fermi_level_below_crossing_is_an_error(rashba_case):
-    from slabqkt import ModelError
-    with pytest.raises(ModelError, match="star-shaped"):
+    from slabqkt import CaseError
+    with pytest.raises(CaseError, match="^fermi_surface.fermi_level_eV.*star-shaped"):
         Simulation(rashba_case(fermi_surface={"fermi_level_eV": -0.001}))
