@@ -171,6 +171,7 @@ class FermiSurface:
         if np.any(first_by_sheet.any(axis=1) != keep_sheet):
             raise ModelError("eigenspace degeneracy changes along the Fermi surface (bands touch "
                              "on it): not supported; adjust fermi_surface.degeneracy_tol_eV")
+        self._check_merged_sheets(es, sheets, keep_sheet, nr, tol)
         keep = np.repeat(keep_sheet, nr)
         self.eigen_index = eig_index[keep]
         self.k = k[keep]
@@ -196,6 +197,41 @@ class FermiSurface:
         if np.any(self.v[:, 0] == 0):
             raise ModelError("a Fermi-surface state has v_x = 0 exactly; change n_angles")
         self.n_states = ns
+
+    @staticmethod
+    def _check_merged_sheets(es, sheets, keep_sheet, nr, tol):
+        """A sheet dropped as part of a lower eigenspace must be that eigenspace's sheet.
+
+        Eigenvalue i crossing the energy at radius R_i is dropped when, at
+        that point, it lies within ``tol`` of a lower eigenvalue j (one
+        eigenspace). That is consistent only if, at the kept crossing of j
+        on the same ray, eigenvalue i is in j's eigenspace too (so the kept
+        state has the rank that counts i). Otherwise the splitting is
+        comparable to ``tol`` (resolved at one crossing, not at the other) and
+        the states of sheet i would silently be lost: an error.
+        """
+        rays_ = np.arange(nr)
+        for n, i in enumerate(sheets):
+            if keep_sheet[n]:
+                continue
+            rows = n * nr + rays_
+            lab = es.label[rows, i]
+            j = np.argmax(es.label[rows] == lab[:, None], axis=1)  # first member of i's eigenspace
+            ok = np.zeros(nr, bool)
+            for jj in np.unique(j):
+                if jj not in sheets or not keep_sheet[sheets.index(jj)]:
+                    continue
+                sel = j == jj
+                rows_j = sheets.index(jj) * nr + rays_[sel]
+                ok[sel] = es.label[rows_j, i] == es.label[rows_j, jj]
+            if not ok.all():
+                split = np.abs(np.diff(es.eps[rows], axis=-1)).max()
+                raise ModelError(
+                    f"eigenvalue {i} is merged with a lower one into one eigenspace where it "
+                    "crosses the Fermi level, but not where the lower one crosses it: the band "
+                    f"splitting near the Fermi level (up to {split:.3g} eV) is comparable to "
+                    f"fermi_surface.degeneracy_tol_eV = {tol:g} eV; set the tolerance well below "
+                    "the splitting (separate eigenspaces) or well above it (one eigenspace)")
 
     def _check_mirror(self, rel):
         R = self.mirror

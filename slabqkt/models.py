@@ -7,7 +7,10 @@ function; :meth:`Model.h` takes ``k`` of shape ``(..., d)`` and returns
 import numpy as np
 
 from .errors import CaseError
+from .tools import get_logger
 from .units import HBAR2_OVER_2ME
+
+log = get_logger("models")
 
 SIGMA = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex)
 #: l = 1 orbital angular momentum in the real p basis (p_x, p_y, p_z),
@@ -205,6 +208,39 @@ def random_unitary(n, seed):
     return q * (np.diag(r) / abs(np.diag(r)))
 
 
+def _check_orbital_splitting(mc, fsc):
+    """The beta -> 0 limit of the orbital_p model (docs/orbital.md).
+
+    On the Fermi surface the longitudinal and transverse eigenspaces are
+    split by |beta| k_F^2 >= |beta| mu / max(c, c + beta) (c = hbar^2/2m*),
+    the denominator of every interband term of Eq. (1). beta = 0 is one
+    rank-3 eigenspace: no interband terms, every orbital density is exactly
+    0 (a warning says so). 0 < |beta| with a splitting that the eigenspace
+    tolerance cannot resolve (at most 10 degeneracy_tol_eV, the gap the
+    observables accept) is a CaseError on model.beta_eV_nm2.
+    """
+    beta, mu, tol = mc["beta_eV_nm2"], fsc["fermi_level_eV"], fsc["degeneracy_tol_eV"]
+    c = HBAR2_OVER_2ME / mc["effective_mass"]
+    if beta == 0.0:
+        log.warning("orbital_p with model.beta_eV_nm2 = 0: h = hbar^2 k^2/2m* is one rank-3 "
+                    "eigenspace (no orbital texture); every interband part of Eq. (1) and every "
+                    "orbital density is exactly 0")
+        return
+    if mu <= 0:
+        return  # no Fermi surface: FermiSurface says so
+    gap = abs(beta) * mu / max(c, c + beta)
+    gap_tol = 10 * tol
+    if gap <= gap_tol:
+        bmin = gap_tol * c / (mu - gap_tol) if mu > gap_tol else float("inf")
+        raise CaseError("model.beta_eV_nm2", beta,
+                        f"allowed: 0 (one rank-3 eigenspace: no interband terms, all orbital "
+                        f"densities 0) or |beta| > {bmin:.3g} eV nm^2 at fermi_level_eV = {mu:g}: "
+                        f"the band splitting |beta| k_F^2 = {gap:.3g} eV on the Fermi surface "
+                        f"must exceed 10 fermi_surface.degeneracy_tol_eV = {gap_tol:.3g} eV to "
+                        "separate the longitudinal and transverse eigenspaces (Eq. (1) divides "
+                        "by it; physically it must also exceed hbar/tau, docs/orbital.md)")
+
+
 def build_model(case):
     """The model of a resolved case."""
     mc = case["model"]
@@ -218,6 +254,7 @@ def build_model(case):
         if mc["effective_mass"] > 0 and HBAR2_OVER_2ME / mc["effective_mass"] + mc["beta_eV_nm2"] <= 0:
             raise CaseError("model.beta_eV_nm2", mc["beta_eV_nm2"],
                             "allowed: hbar^2/2m* + beta > 0 (the transverse band must rise)")
+        _check_orbital_splitting(mc, case["fermi_surface"])
         model = OrbitalP(dim, mc["effective_mass"], mc["beta_eV_nm2"])
     else:  # pragma: no cover - the schema already checked
         raise CaseError("model.kind", kind, "unknown model")

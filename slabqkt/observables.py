@@ -162,11 +162,22 @@ class StateWeights:
 
 
 def intrinsic(obs, model, fs, field, n_radial=64):
-    """Fermi-sea intrinsic part (uniform), unit of O times nm^-d, at T = 0.
+    """Fermi-sea intrinsic part (uniform) of one observable; see :func:`intrinsic_all`."""
+    return float(intrinsic_all([obs], model, fs, field, n_radial)[0])
+
+
+def intrinsic_all(observables, model, fs, field, n_radial=64):
+    """Fermi-sea intrinsic parts (uniform), unit of O times nm^-d, at T = 0.
 
     Radial Gauss-Legendre quadrature on the Fermi-surface rays, piecewise
     between the crossing radii of all bands (the integrand is smooth inside
-    each piece), times the ray solid-angle weights.
+    each piece), times the ray solid-angle weights. Points where every
+    eigenvalue has the same occupation contribute exactly 0 and are skipped;
+    the eigensystem of each chunk of points serves every observable.
+
+    Returns
+    -------
+    ndarray (n_obs,)
     """
     d = model.dimension
     radii = fs.radii  # (N, Nr)
@@ -176,29 +187,33 @@ def intrinsic(obs, model, fs, field, n_radial=64):
     a, b = br[:-1], br[1:]  # (N, Nr) intervals (possibly empty)
     kr = 0.5 * (a[..., None] + b[..., None]) + 0.5 * (b - a)[..., None] * x  # (N, Nr, n)
     wk = 0.5 * (b - a)[..., None] * wx * kr ** (d - 1) * fs.ray_dw[None, :, None] / (2 * np.pi) ** d
-    keep = wk.ravel() != 0
+    ray = np.broadcast_to(np.arange(nr)[None, :, None], kr.shape).ravel()
+    # occupation of eigenvalue i: k below its crossing radius on this ray
+    occ_all = kr.ravel()[:, None] < radii[:, ray].T  # (P, N)
+    keep = (wk.ravel() != 0) & occ_all.any(axis=1) & ~occ_all.all(axis=1)
     kk = (kr[..., None] * fs.ray_dirs[None, :, None, :]).reshape(-1, d)[keep]
     wk = wk.ravel()[keep]
-    ray = np.broadcast_to(np.arange(nr)[None, :, None], kr.shape).ravel()[keep]
-    kr = kr.ravel()[keep]
+    occ_all = occ_all[keep].astype(float)
+    total = np.zeros(len(observables))
     if len(kk) == 0:
-        return 0.0
-    total = 0.0
+        return total
     E = np.asarray(field, float)[:d]
     for sl in _chunks(len(kk), 20000):
         es = Eigensystem(model, kk[sl], fs.tol)
-        Om = obs.matrix(model, kk[sl], _dh_orig(es))
-        Ot = es.U.conj().swapaxes(-1, -2) @ Om @ es.U
-        # occupation of eigenvalue i: k below its crossing radius on this ray
-        occ = (kr[sl, None] < radii[:, ray[sl]].T).astype(float)
+        dho = _dh_orig(es)
+        occ = occ_all[sl]
         same = es.label[:, :, None] == es.label[:, None, :]
         de = es.eps[:, :, None] - es.eps[:, None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             fac = np.where(same, 0.0, (occ[:, :, None] - occ[:, None, :]) / np.where(same, 1.0, de) ** 2)
         Edh = np.einsum("j,sjab->sab", E, es.dh)
-        val = np.real(1j * np.einsum("sij,sij,sji->s", fac, Edh, Ot))
-        total += E_CHARGE * np.sum(wk[sl] * val)
-    return float(total)
+        facEdh = fac * Edh
+        for i, obs in enumerate(observables):
+            Om = obs.matrix(model, kk[sl], dho)
+            Ot = es.U.conj().swapaxes(-1, -2) @ Om @ es.U
+            val = np.real(1j * np.einsum("sij,sji->s", facEdh, Ot))
+            total[i] += E_CHARGE * np.sum(wk[sl] * val)
+    return total
 
 
 def _chunks(n, size):
@@ -222,7 +237,7 @@ class ObservableSet:
         self.fs, self.coll = fs, coll
         gap_tol = gap_tol if gap_tol is not None else 10 * fs.tol
         self.weights = [StateWeights(o, fs, coll, gap_tol) for o in observables]
-        self.intrinsic = np.array([intrinsic(o, model, fs, field, n_radial) for o in observables])
+        self.intrinsic = intrinsic_all(observables, model, fs, field, n_radial)
         self.gamma_prime = 2 * np.pi * coll.n_i_v0_sq
         self.min_gap = min((fs.es.min_interband_gap(fs.group),), default=np.inf)
 
@@ -240,6 +255,20 @@ class ObservableSet:
         grad_part = np.einsum("...s,os->...o", dphi, W[:, 1])
         dis_part = np.einsum("...s,os->...o", phi, W[:, 2])
         return np.stack([phi_part, grad_part, dis_part], axis=-1)
+
+    def gradient_primitives(self, phi, states):
+        """G (..., n_obs) = sum_s w_s grad_s phi(x, s): the gradient part is -dG/dx.
+
+        The discrete phi solves the kinetic equation exactly inside every
+        cell, so the gradient part integrates over a cell [x_j, x_{j+1}] to
+        exactly -(G_{j+1} - G_j) (unit of O times nm^(1-d)), however thin
+        the boundary layers of grazing states (where the nodal gradient part
+        has its integrable log singularity and the trapezoid rule fails).
+        Local partial sums over ``states``: reduce over ranks.
+        """
+        w = self.fs.w[states]
+        W = np.array([wt.grad[states] * w for wt in self.weights])
+        return np.einsum("...s,os->...o", phi, W)
 
     def finish(self, reduced, m):
         """Add the moment part of the disorder term and the intrinsic part.

@@ -50,6 +50,7 @@ def plot_observable(result, name, path):
         ax.plot(x, np.broadcast_to(y, x.shape), _STYLE[part], lw=2.2 if part == "total" else 1.3,
                 label=part)
     ax.axhline(result.bulk[name]["total"], color="0.5", lw=0.8, label="bulk total")
+    _edge_summary(ax, result, name)
     ax.set_xlabel("x / l  (l = %.3g nm)" % result.attrs["mean_free_path_nm"])
     fld = np.linalg.norm(result.attrs["field_V_per_nm"]) * 1e9
     ax.set_ylabel(f"{name} density ({result.density_unit(name)}) at |E| = {fld:.3g} V/m")
@@ -60,6 +61,27 @@ def plot_observable(result, name, path):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _edge_summary(ax, result, name):
+    """Edge quantities of the total (slabqkt.edge): markers at l/10, l/2, l from each wall
+    and the excess per unit surface and decay length of each side as text."""
+    edge = (result.edges or {}).get(name, {}).get("total")
+    if not edge:
+        return
+    l = result.attrs["mean_free_path_nm"]
+    d = result.x[-1] / l
+    lines = []
+    for side, sign, x0 in (("left", 1.0, 0.0), ("right", -1.0, d)):
+        e = edge[side]
+        xs = [x0 + sign * f for f in (0.1, 0.5, 1.0)]
+        ys = [e["at_l10"], e["at_l2"], e["at_l"]]
+        ax.plot(xs, ys, "o", ms=4, color="k", mfc="none",
+                label="total at l/10, l/2, l from the walls" if side == "left" else None)
+        lines.append(f"{side}: excess {e['excess']:.4g} {result.density_unit(name)} nm, "
+                     f"decay length {e['decay_length']:.3g} nm")
+    ax.text(0.02, 0.02, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom",
+            bbox=dict(boxstyle="round", fc="white", alpha=0.8, lw=0.5))
 
 
 def plot_result(result, stem):

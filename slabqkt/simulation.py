@@ -15,7 +15,7 @@ import numpy as np
 from . import case as case_mod
 from .boltzmann import BulkBoltzmann, SlabBoltzmann
 from .collision import Collision, n_i_v0_sq_from_case
-from .edge import edge_quantities
+from .edge import cell_integrals, edge_quantities
 from .errors import CaseError, ModelError
 from .fermi_surface import FermiSurface
 from .models import build_model
@@ -82,6 +82,12 @@ class Simulation:
         log.info("Fermi surface: %d states on %d sheet(s), tau = %.4g fs, l = %.4g nm, "
                  "n_i v0^2 = %.4g eV^2 nm^%d", self.fs.n_states, self.fs.n_sheets, self.tau,
                  self.mean_free_path, self.n_i_v0_sq, self.model.dimension)
+        gap = self.observables.min_gap
+        if np.isfinite(gap) and gap < HBAR / self.tau:
+            log.warning("the smallest interband gap on the Fermi surface, %.3g eV, is below "
+                        "hbar/tau = %.3g eV: the interband parts of Eq. (1) are the leading "
+                        "order in hbar/(tau gap) and are not reliable here (docs/orbital.md, "
+                        "the beta -> 0 limit)", gap, HBAR / self.tau)
 
     # -- bulk -----------------------------------------------------------------
     def bulk(self):
@@ -138,7 +144,13 @@ class Simulation:
                  info.residual)
         phi, dphi, m = prob.solution(u)
         parts = self.backend.allreduce(self.observables.local_parts(phi, dphi, m, prob.states))
-        return self.observables.finish(parts, m), info, prob.n_unknowns
+        obs = self.observables.finish(parts, m)
+        # primitive of the gradient part (exact cell integrals for the edge excess);
+        # run() pops it before the Result is built
+        prim = self.backend.allreduce(self.observables.gradient_primitives(phi, prob.states))
+        for i, name in enumerate(self.observables.names):
+            obs[name]["_gradient_primitive"] = prim[..., i]
+        return obs, info, prob.n_unknowns
 
     def energy_slices(self):
         """T > 0: energies (eV) and weights (-df/de Gauss-Legendre, normalised to 1)."""
@@ -215,9 +227,11 @@ class Simulation:
         jE = self._along_field(obs)
         jE_bulk = self._along_field(bulk_obs)
         ratio = float(self.grid.integrate(jE) / self.thickness / jE_bulk)
-        edges = {name: {part: edge_quantities(x, prof[part], self.mean_free_path)
-                        for part in ("total", "gradient", "intra", "disorder")}
-                 for name, prof in obs.items()}
+        edges = {}
+        for name, prof in obs.items():
+            cells = cell_integrals(x, prof, prof.pop("_gradient_primitive", None))
+            edges[name] = {part: edge_quantities(x, prof[part], self.mean_free_path, cells[part])
+                           for part in ("total", "gradient", "intra", "disorder")}
         attrs = self._attrs(bulk_obs)
         attrs.update({
             "conductivity_ratio": ratio,

@@ -35,6 +35,33 @@ RASHBA = {
 }
 
 
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def clear(self):
+        self.records.clear()
+
+    def messages(self):
+        return [r.getMessage() for r in self.records]
+
+
+@pytest.fixture
+def slab_log():
+    """Records of the 'slabqkt' logger (it does not propagate to the root, so caplog misses it)."""
+    h = _Records()
+    logger = logging.getLogger("slabqkt")
+    logger.addHandler(h)
+    try:
+        yield h
+    finally:
+        logger.removeHandler(h)
+
+
 @pytest.fixture
 def parabolic_case():
     def make(**sections):
