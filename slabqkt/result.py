@@ -96,6 +96,9 @@ class Result:
                                     gs.attrs[k] = v
                                 gs.attrs["units"] = (f"excess: {unit} nm; at_*, mid: {unit}; "
                                                      "decay_length: nm")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
