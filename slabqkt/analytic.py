@@ -2,7 +2,7 @@
 import numpy as np
 from scipy import integrate
 
-from .units import HBAR, HBAR2_OVER_2ME
+from .units import HBAR2_OVER_2ME
 
 
 def fuchs_sondheimer(kappa, p=0.0, dimension=3, p2=None):

@@ -33,7 +33,6 @@ solved as u = K u + b with a Krylov method (see :mod:`slabqkt.solvers`).
 """
 import numpy as np
 
-from .collision import Collision  # noqa: F401  (type reference in docs)
 from .units import E_CHARGE
 
 

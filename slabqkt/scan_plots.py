@@ -76,7 +76,6 @@ def _series(data, axis_key):
     a = dims.index(axis_key)
     others = [d for d in dims if d != axis_key]
     line = others[0] if others else None
-    fixed = others[1:]
     out = []
     js = [0] if line is None else range(shape[dims.index(line)])
     if line is not None and len(js) > MAX_LINES:
