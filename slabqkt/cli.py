@@ -64,19 +64,48 @@ def main(argv=None):
     try:
         return _dispatch(args, petsc_opts)
     except SlabQKTError as exc:
-        print(f"slabqkt: error: {exc}", file=sys.stderr)
+        sys.stderr.write(f"slabqkt: error: {_rank_tag()}{exc}\n")  # one write: one line
         _abort_mpi(2)
         return 2
     except KeyboardInterrupt:
         print("slabqkt: interrupted", file=sys.stderr)
+        _abort_mpi(130)
         return 130
+    except Exception:
+        # a bug on one rank: show it, then take the other ranks down (no hang)
+        if _mpi_size() > 1:
+            import traceback
+            traceback.print_exc()
+            _abort_mpi(1)
+        raise
+
+
+def _mpi_size():
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi.COMM_WORLD.size if mpi is not None else 1
+
+
+def _rank_tag():
+    """'[rank i/N] ' under MPI (every rank reports its own error), '' otherwise."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or mpi.COMM_WORLD.size == 1:
+        return ""
+    return f"[rank {mpi.COMM_WORLD.rank}/{mpi.COMM_WORLD.size}] "
 
 
 def _abort_mpi(code):
-    """Under MPI an error on one rank must not leave the others waiting."""
+    """Under MPI an error on one rank must not leave the others waiting.
+
+    The pause lets the launcher forward what the ranks printed before
+    MPI_Abort tears the job down (without it the message is sometimes lost),
+    and lets ranks failing together print their own line.
+    """
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is not None and mpi.COMM_WORLD.size > 1:
+        import time
+        sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(0.5)
         mpi.COMM_WORLD.Abort(code)
 
 
