@@ -129,6 +129,7 @@ class Simulation:
         Returns
         -------
         obs : dict name -> part -> (n_nodes,) profile
+        prims : dict name -> {"gradient": (n_nodes,)} primitive of the gradient part
         info : SolveInfo
         n_unknowns : int
         """
@@ -145,12 +146,11 @@ class Simulation:
         phi, dphi, m = prob.solution(u)
         parts = self.backend.allreduce(self.observables.local_parts(phi, dphi, m, prob.states))
         obs = self.observables.finish(parts, m)
-        # primitive of the gradient part (exact cell integrals for the edge excess);
-        # run() pops it before the Result is built
+        # primitive G of the gradient part (gradient = -dG/dx): exact cell
+        # integrals for the edge excess and decay length
         prim = self.backend.allreduce(self.observables.gradient_primitives(phi, prob.states))
-        for i, name in enumerate(self.observables.names):
-            obs[name]["_gradient_primitive"] = prim[..., i]
-        return obs, info, prob.n_unknowns
+        prims = {name: {"gradient": prim[..., i]} for i, name in enumerate(self.observables.names)}
+        return obs, prims, info, prob.n_unknowns
 
     def energy_slices(self):
         """T > 0: energies (eV) and weights (-df/de Gauss-Legendre, normalised to 1)."""
@@ -180,21 +180,21 @@ class Simulation:
     def _thermal(self, solve):
         """Weighted sums over energy slices.
 
-        ``solve(sim)`` returns (obs, bulk_obs, extra); the result is
-        (sum w obs, sum w bulk_obs, [extra of every slice]).
+        ``solve(sim)`` returns (dict, ..., dict, extra): nested dicts
+        name -> part -> value, then anything; the result is the weighted sum
+        of every dict and the list of the extras of all slices.
         """
         energies, weights = self.energy_slices()
-        obs = bulk = None
+        sums = None
         extras = []
         prog = Progress(len(energies), "energy slices")
         for e, wgt in zip(energies, weights):
-            o, b, extra = solve(self._slice(e))
-            o, b = _scale(o, wgt), _scale(b, wgt)
-            obs = o if obs is None else _add(obs, o)
-            bulk = b if bulk is None else _add(bulk, b)
+            *dicts, extra = solve(self._slice(e))
+            dicts = [_scale(dct, wgt) for dct in dicts]
+            sums = dicts if sums is None else [_add(a, b) for a, b in zip(sums, dicts)]
             extras.append(extra)
             prog.update()
-        return obs, bulk, extras
+        return (*sums, extras)
 
     def run(self):
         """Solve the slab and evaluate every observable; returns a :class:`Result`.
@@ -205,10 +205,11 @@ class Simulation:
         if self.case["temperature"]["kelvin"] > 0:
             if self.thickness is None:
                 self.problem()  # raises the missing-thickness error
+
             def one(sim):
-                obs, info, n = sim.solve()
-                return obs, sim.bulk()[1], (info, n)
-            obs, bulk_obs, extras = self._thermal(one)
+                obs, prims, info, n = sim.solve()
+                return obs, sim.bulk()[1], prims, (info, n)
+            obs, bulk_obs, prims, extras = self._thermal(one)
             infos = [e[0] for e in extras]
             n_unknowns = extras[0][1]
             self.grid = Grid(self.thickness, self.case["slab"]["n_x"], self.case["slab"]["grading"])
@@ -219,7 +220,7 @@ class Simulation:
             seconds = sum(i.seconds for i in infos)
             backend = infos[0].backend
         else:
-            obs, info, n_unknowns = self.solve()
+            obs, prims, info, n_unknowns = self.solve()
             _, bulk_obs = self.bulk()
             iterations, residual, seconds, backend = (info.iterations, info.residual,
                                                       info.seconds, info.backend)
@@ -229,7 +230,7 @@ class Simulation:
         ratio = float(self.grid.integrate(jE) / self.thickness / jE_bulk)
         edges = {}
         for name, prof in obs.items():
-            cells = cell_integrals(x, prof, prof.pop("_gradient_primitive", None))
+            cells = cell_integrals(x, prof, prims[name]["gradient"])
             edges[name] = {part: edge_quantities(x, prof[part], self.mean_free_path, cells[part])
                            for part in ("total", "gradient", "intra", "disorder")}
         attrs = self._attrs(bulk_obs)
@@ -272,7 +273,7 @@ class Simulation:
     def run_bulk(self):
         """Bulk-only result (scalars); T > 0 sums energy slices."""
         if self.case["temperature"]["kelvin"] > 0:
-            obs = self._thermal(lambda sim: (sim.bulk()[1], {}, None))[0]
+            obs = self._thermal(lambda sim: (sim.bulk()[1], None))[0]
         else:
             _, obs = self.bulk()
         units = {o.name: o.unit for o in self.observables.observables}
