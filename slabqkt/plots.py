@@ -47,7 +47,10 @@ def plot_observable(result, name, path):
     fig, ax = plt.subplots(figsize=(6, 4))
     for part in PARTS:
         y = result.profile(name, part)
-        ax.plot(x, np.broadcast_to(y, x.shape), _STYLE[part], lw=2.2 if part == "total" else 1.3,
+        total = part == "total"
+        # the total underneath, wide and pale, so that a part equal to it stays visible
+        ax.plot(x, np.broadcast_to(y, x.shape), _STYLE[part], lw=4.0 if total else 1.3,
+                alpha=0.35 if total else 1.0, zorder=1 if total else 2, color="k" if total else None,
                 label=part)
     ax.axhline(result.bulk[name]["total"], color="0.5", lw=0.8, label="bulk total")
     _edge_summary(ax, result, name)
