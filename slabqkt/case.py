@@ -327,8 +327,8 @@ def _cross_checks(case):
             raise CaseError("observables.names", names, "allowed: a list of strings")
 
 
-def load_case(path, overrides=()):
-    """Load and validate a case file.
+def read_raw(path, overrides=()):
+    """Read a case file as a raw dict (not validated) and apply ``--set`` overrides.
 
     Parameters
     ----------
@@ -352,7 +352,12 @@ def load_case(path, overrides=()):
             raise CaseError("--set", item, "allowed: section.key=value")
         key, text_value = item.split("=", 1)
         set_key(raw, key.strip(), parse_value(text_value.strip()))
-    return resolve(raw)
+    return raw
+
+
+def load_case(path, overrides=()):
+    """Load and validate a case file (see :func:`read_raw`); returns the resolved case."""
+    return resolve(read_raw(path, overrides))
 
 
 def to_toml(case):

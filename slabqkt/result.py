@@ -13,6 +13,7 @@ Layout (all lengths nm, densities per nm^d at the case's field):
 Dimension scales make every profile an xarray variable over ``x``
 (``xarray.open_dataset(path, group="observables/spin_y")``).
 """
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -21,6 +22,33 @@ import numpy as np
 
 from . import case as case_mod
 from .observables import PARTS
+
+
+@contextlib.contextmanager
+def atomic_h5(path):
+    """An h5py.File open for writing that appears at ``path`` only when complete.
+
+    It is written as a temporary file in the same folder and renamed
+    (``os.replace`` is atomic on POSIX); on any error the temporary file is
+    removed and nothing appears.
+    """
+    import h5py
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=folder)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            yield f
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 @dataclasses.dataclass
@@ -47,64 +75,49 @@ class Result:
         return np.asarray(self.observables[name][part])
 
     def save(self, path):
-        """Write atomically: a temporary file in the same folder, then rename."""
-        import h5py
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=folder)
-        os.close(fd)
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["case"] = case_mod.to_toml(self.case)
-                f.attrs["format"] = "slabqkt-result-1"
-                for k, v in self.attrs.items():
-                    f.attrs[k] = v
-                if self.x is not None:
-                    dx = f.create_dataset("x", data=self.x)
-                    dx.attrs["units"] = "nm"
-                    dx.attrs["long_name"] = "distance from the left surface"
-                    dx.make_scale("x")
-                grp = f.create_group("observables")
-                for name, parts in self.observables.items():
-                    g = grp.create_group(name)
-                    unit = self.density_unit(name)
-                    g.attrs["units"] = unit
-                    g.attrs["operator_units"] = self.units.get(name, "1")
-                    for part in PARTS:
-                        val = np.asarray(parts[part])
-                        if self.x is not None:
-                            ds = g.create_dataset(part, data=val)
-                            # the dimension scale lives in the root group; keep a local copy
-                            # so that each observable group opens alone in xarray
-                            if "x" not in g:
-                                gx = g.create_dataset("x", data=self.x)
-                                gx.attrs["units"] = "nm"
-                                gx.make_scale("x")
-                            ds.dims[0].attach_scale(g["x"])
-                        else:
-                            ds = g.create_dataset(part, data=val)
-                        ds.attrs["units"] = unit
-                        ds.attrs["bulk"] = float(np.asarray(self.bulk[name][part]))
-                    if self.edges.get(name):
-                        ge = g.create_group("edge")
-                        for part, sides in self.edges[name].items():
-                            gp = ge.create_group(part)
-                            for side, vals in sides.items():
-                                gs = gp.create_group(side)
-                                for k, v in vals.items():
-                                    gs.attrs[k] = v
-                                gs.attrs["units"] = (f"excess: {unit} nm; at_*, mid: {unit}; "
-                                                     "decay_length: nm")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        """Write atomically (:func:`atomic_h5`); returns the path."""
+        with atomic_h5(path) as f:
+            f.attrs["case"] = case_mod.to_toml(self.case)
+            f.attrs["format"] = "slabqkt-result-1"
+            for k, v in self.attrs.items():
+                f.attrs[k] = v
+            if self.x is not None:
+                dx = f.create_dataset("x", data=self.x)
+                dx.attrs["units"] = "nm"
+                dx.attrs["long_name"] = "distance from the left surface"
+                dx.make_scale("x")
+            grp = f.create_group("observables")
+            for name, parts in self.observables.items():
+                g = grp.create_group(name)
+                unit = self.density_unit(name)
+                g.attrs["units"] = unit
+                g.attrs["operator_units"] = self.units.get(name, "1")
+                for part in PARTS:
+                    val = np.asarray(parts[part])
+                    if self.x is not None:
+                        ds = g.create_dataset(part, data=val)
+                        # the dimension scale lives in the root group; keep a local copy
+                        # so that each observable group opens alone in xarray
+                        if "x" not in g:
+                            gx = g.create_dataset("x", data=self.x)
+                            gx.attrs["units"] = "nm"
+                            gx.make_scale("x")
+                        ds.dims[0].attach_scale(g["x"])
+                    else:
+                        ds = g.create_dataset(part, data=val)
+                    ds.attrs["units"] = unit
+                    ds.attrs["bulk"] = float(np.asarray(self.bulk[name][part]))
+                if self.edges.get(name):
+                    ge = g.create_group("edge")
+                    for part, sides in self.edges[name].items():
+                        gp = ge.create_group(part)
+                        for side, vals in sides.items():
+                            gs = gp.create_group(side)
+                            for k, v in vals.items():
+                                gs.attrs[k] = v
+                            gs.attrs["units"] = (f"excess: {unit} nm; at_*, mid: {unit}; "
+                                                 "decay_length: nm")
+        return os.fspath(path)
 
 
 def load_result(path):

@@ -42,8 +42,9 @@ import uuid
 import numpy as np
 
 from . import case as case_mod
-from .case import SCHEMA, CaseError, parse_value, resolve, set_key, to_toml
+from .case import SCHEMA, CaseError, parse_value, read_raw, resolve, set_key, to_toml
 from .errors import SlabQKTError
+from .result import atomic_h5
 from .tools import Progress, get_logger
 
 try:
@@ -406,22 +407,7 @@ def build_scan(case_path, vary=(), mode=None, sets=(), directory=None, backend=N
     backend : str, optional
         Overrides ``solver.backend``.
     """
-    import pathlib
-    path = pathlib.Path(case_path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise CaseError("case file", str(path), f"cannot be read ({exc.strerror})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CaseError("case file", str(path), f"is not valid TOML ({exc})") from None
-    raw.setdefault("name", path.stem)
-    for item in list(sets) + ([f"solver.backend={backend}"] if backend else []):
-        if "=" not in item:
-            raise CaseError("--set", item, "allowed: section.key=value")
-        key, val = item.split("=", 1)
-        set_key(raw, key.strip(), parse_value(val.strip()))
+    raw = read_raw(case_path, list(sets) + ([f"solver.backend={backend}"] if backend else []))
     cli_vary = None
     if vary:
         cli_vary = {}
@@ -815,32 +801,20 @@ class ScanData:
 
     def save(self, path):
         """Write the HDF5 file atomically (temporary file in the same folder, then rename)."""
-        import h5py
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=folder)
-        os.close(fd)
-        try:
-            with h5py.File(tmp, "w") as f:
-                for k, v in self.attrs.items():
-                    f.attrs[k] = v
-                for role, table in (("coordinate", self.coords), ("data", self.data)):
-                    for name, (dims, val, attrs) in table.items():
-                        arr = np.asarray(val)
-                        if arr.dtype.kind in "UO":
-                            arr = arr.astype("S")
-                        ds = f.create_dataset(name, data=arr)
-                        ds.attrs["dims"] = json.dumps(list(dims))
-                        ds.attrs["role"] = role
-                        for k, v in attrs.items():
-                            ds.attrs[k] = v
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        with atomic_h5(path) as f:
+            for k, v in self.attrs.items():
+                f.attrs[k] = v
+            for role, table in (("coordinate", self.coords), ("data", self.data)):
+                for name, (dims, val, attrs) in table.items():
+                    arr = np.asarray(val)
+                    if arr.dtype.kind in "UO":
+                        arr = arr.astype("S")
+                    ds = f.create_dataset(name, data=arr)
+                    ds.attrs["dims"] = json.dumps(list(dims))
+                    ds.attrs["role"] = role
+                    for k, v in attrs.items():
+                        ds.attrs[k] = v
+        return os.fspath(path)
 
 
 def _coord_values(values):

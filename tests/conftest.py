@@ -1,5 +1,7 @@
 import copy
 import logging
+import os
+import subprocess
 
 import pytest
 
@@ -33,6 +35,25 @@ RASHBA = {
     "field": {"direction": [0.0, 1.0, 0.0], "magnitude_V_per_m": 1.0e9},
     "observables": {"names": ["spin_x", "spin_y", "spin_z"]},
 }
+
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+#: make test sets it: a missing MPI piece then fails instead of skipping
+REQUIRE_MPI = os.environ.get("SLABQKT_REQUIRE_MPI", "") not in ("", "0")
+
+
+def mpich_launcher():
+    """MPICH's launcher: SLABQKT_MPIEXEC, else tools/find_mpiexec.sh; skip or fail without."""
+    exe = os.environ.get("SLABQKT_MPIEXEC")
+    if not exe:
+        proc = subprocess.run(["bash", os.path.join(ROOT, "tools", "find_mpiexec.sh")],
+                              capture_output=True, text=True)
+        exe = proc.stdout.strip() if proc.returncode == 0 else None
+    if not exe:
+        if REQUIRE_MPI:
+            pytest.fail("SLABQKT_REQUIRE_MPI is set but no MPICH launcher was found")
+        pytest.skip("no MPICH launcher (SLABQKT_MPIEXEC / tools/find_mpiexec.sh)")
+    return exe
 
 
 class _Records(logging.Handler):

@@ -25,6 +25,8 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import mpich_launcher
+
 from slabqkt import resolve
 from slabqkt.errors import ConvergenceError, SlabQKTError
 from slabqkt.simulation import Simulation
@@ -132,16 +134,7 @@ def _need_petsc():
 @pytest.fixture(scope="module")
 def mpiexec():
     _need_petsc()
-    exe = os.environ.get("SLABQKT_MPIEXEC")
-    if not exe:
-        proc = subprocess.run(["bash", os.path.join(ROOT, "tools", "find_mpiexec.sh")],
-                              capture_output=True, text=True)
-        exe = proc.stdout.strip() if proc.returncode == 0 else None
-    if not exe:
-        if REQUIRE:
-            pytest.fail("SLABQKT_REQUIRE_MPI is set but no MPICH launcher was found")
-        pytest.skip("no MPICH launcher (SLABQKT_MPIEXEC / tools/find_mpiexec.sh)")
-    return exe
+    return mpich_launcher()
 
 
 def _env():

@@ -25,6 +25,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import mpich_launcher
+
 from slabqkt import scan as scan_mod
 from slabqkt.analytic import fuchs_sondheimer
 from slabqkt.errors import CaseError, SlabQKTError
@@ -344,16 +346,7 @@ def mpiexec():
         if REQUIRE:
             pytest.fail("SLABQKT_REQUIRE_MPI is set but mpi4py cannot be imported")
         pytest.skip("mpi4py not importable (run `make mpi`)")
-    exe = os.environ.get("SLABQKT_MPIEXEC")
-    if not exe:
-        proc = subprocess.run(["bash", os.path.join(ROOT, "tools", "find_mpiexec.sh")],
-                              capture_output=True, text=True)
-        exe = proc.stdout.strip() if proc.returncode == 0 else None
-    if not exe:
-        if REQUIRE:
-            pytest.fail("SLABQKT_REQUIRE_MPI is set but no MPICH launcher was found")
-        pytest.skip("no MPICH launcher (SLABQKT_MPIEXEC / tools/find_mpiexec.sh)")
-    return exe
+    return mpich_launcher()
 
 
 def _mpirun(mpiexec, n, args, cwd):
