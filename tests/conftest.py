@@ -56,6 +56,16 @@ def mpich_launcher():
     return exe
 
 
+def subprocess_env():
+    """Environment of a child process: this repo importable, one BLAS thread per process
+    (MPI ranks already use the cores), quiet logging."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               SLABQKT_LOG_LEVEL="WARNING")
+    return env
+
+
 class _Records(logging.Handler):
     def __init__(self):
         super().__init__(logging.DEBUG)

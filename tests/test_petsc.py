@@ -25,7 +25,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import mpich_launcher
+from conftest import mpich_launcher, subprocess_env
 
 from slabqkt import resolve
 from slabqkt.errors import ConvergenceError, SlabQKTError
@@ -137,13 +137,7 @@ def mpiexec():
     return mpich_launcher()
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    # one BLAS thread per rank: 3 ranks already oversubscribe 2 cores
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               SLABQKT_LOG_LEVEL="WARNING")
-    return env
+_env = subprocess_env
 
 
 def _mpirun(mpiexec, n, args, cwd):

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import mpich_launcher
+from conftest import mpich_launcher, subprocess_env
 
 from slabqkt import scan as scan_mod
 from slabqkt.analytic import fuchs_sondheimer
@@ -78,12 +78,7 @@ names = ["spin_x", "spin_z"]
 """
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               SLABQKT_LOG_LEVEL="WARNING")
-    return env
+_env = subprocess_env
 
 
 def _write(tmp_path, name, text):
