@@ -41,6 +41,7 @@ def _parser():
     b = sub.add_parser("bulk", help="homogeneous bulk solution: conductivity and densities")
     b.add_argument("case")
     b.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    b.add_argument("--out", help="bulk result file (default: results/<name>_bulk.h5)")
     pl = sub.add_parser("plot", help="(re)draw the plots of a result file")
     pl.add_argument("file")
     s = sub.add_parser("scan", help="parameter scan (see docs/scans.md)")
@@ -140,6 +141,8 @@ def _dispatch(args, petsc_opts):
         res = sim.run_bulk()
         if backend.is_root:
             _print_bulk(res)
+            out = args.out or os.path.join("results", case.get("name", "case") + "_bulk.h5")
+            print(f"result: {res.save(out)}")
         return 0
     res = sim.run()
     if backend.is_root:

@@ -75,9 +75,15 @@ def test_plot_command_redraws(strip_result, tmp_path):
 
 
 def test_bulk_command(tmp_path):
-    proc = _run(["bulk", STRIP, "--set", "fermi_surface.n_angles=64"], tmp_path)
+    proc = _run(["bulk", STRIP, "--set", "fermi_surface.n_angles=64", "--out", "b.h5"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "sigma_bulk" in proc.stdout and "S" in proc.stdout and "spin_x" in proc.stdout
+    res = load_result(tmp_path / "b.h5")  # scalars, the four parts and the total
+    assert res.x is None
+    parts = res.observables["spin_x"]
+    assert np.ndim(parts["total"]) == 0
+    assert parts["total"] == pytest.approx(parts["intra"] + parts["intrinsic"] + parts["disorder"])
+    assert res.attrs["tau_fs"] == pytest.approx(20.0)
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
