@@ -122,7 +122,7 @@ def main(argv=None):
     print(f"# machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"{platform.python_implementation()} {platform.python_version()}; launcher {launcher}")
     print("# times: best of --repeat solves, slowest rank; one BLAS thread per process")
-    widths = [9, 5, 5, 6, 9, 12, 13, 5, 5, 9, 11, 9, 8, 6]
+    widths = [9, 6, 6, 7, 10, 14, 15, 7, 6, 10, 12, 10, 9, 7]
     if args.markdown:
         print("| " + " | ".join(COLS) + " |")
         print("|" + "|".join("---" for _ in COLS) + "|")
