@@ -1,0 +1,1 @@
+"""Lattice (tight-binding) band structures: models, orientation, Fermi surfaces."""
