@@ -71,25 +71,95 @@ def _anticomm(A, vel):
     return f
 
 
+#: built-in observable names (docs/observables.md); a custom name may not be one of them
+BUILTIN = re.compile(r"density|current_[xyz]|(spin|orbital)_[xyz]|(spin|orbital)_current_[xyz][xyz]")
+
+#: largest |entry| of a custom matrix: products of entries with weights stay finite
+CUSTOM_MAX_ENTRY = 1e100
+
+
+def is_builtin(name):
+    """True if ``name`` is a built-in observable name (whatever the model)."""
+    return isinstance(name, str) and BUILTIN.fullmatch(name) is not None
+
+
+def check_name(key, name):
+    """An observable name must be a valid HDF5 group name: non-empty, printable, at most 64
+    characters, no '/' and no '.' (the result file stores one group per observable)."""
+    if (not isinstance(name, str) or not name or len(name) > 64 or not name.isprintable()
+            or "/" in name or "." in name or name != name.strip()):
+        raise CaseError(key, name, "allowed: an observable name: a non-empty printable string of "
+                        "at most 64 characters without '/', '.' or leading/trailing spaces")
+    return name
+
+
+def _matrix_of(key, part, value, N):
+    """A list of N lists of N finite real numbers -> (N, N) float array (no broadcasting)."""
+    want = f"allowed: {part} = a {N} x {N} list of lists of finite real numbers (N = {N}, the " \
+           "model's number of bands; |entries| <= 1e100)" if N else \
+           f"allowed: {part} = a square list of lists of finite real numbers (|entries| <= 1e100)"
+    rows = value
+    if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(r, (list, tuple)) for r in rows):
+        raise CaseError(f"{key}.{part}", value, want)
+    n = N or len(rows)
+    if len(rows) != n or any(len(r) != n for r in rows):
+        shape = f"{len(rows)} x " + "/".join(sorted({str(len(r)) for r in rows}))
+        raise CaseError(f"{key}.{part}", value, want + f"; got {shape}")
+    for r in rows:
+        for v in r:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) \
+                    or abs(v) > CUSTOM_MAX_ENTRY:
+                raise CaseError(f"{key}.{part}", value, want)
+    return np.array(rows, float)
+
+
+def validate_custom(name, spec, N=None):
+    """Check one ``[observables.custom]`` entry; returns (matrix (N, N) complex, unit).
+
+    ``spec`` must be a table with the keys ``real`` and/or ``imag`` (each an N x N list of
+    lists of finite real numbers, no broadcasting) and optionally ``unit`` (a string); no other
+    keys. The matrix real + i imag must be Hermitian. ``name`` must be a valid observable name
+    that is not a built-in one. ``N=None`` checks everything but the size.
+    """
+    key = f"observables.custom.{name}"
+    check_name("observables.custom", name)
+    if is_builtin(name):
+        raise CaseError("observables.custom", name, "allowed: a name that is not a built-in "
+                        "observable (density, current_i, spin_i, orbital_i, spin_current_ij, "
+                        "orbital_current_ij): rename it")
+    form = "{real = [[..]], imag = [[..]], unit = '...'} (real and/or imag; unit optional)"
+    if not isinstance(spec, dict):
+        raise CaseError(key, spec, "allowed: a table " + form)
+    extra = sorted(set(spec) - {"real", "imag", "unit"})
+    if extra:
+        raise CaseError(key, spec, f"unknown key(s) {', '.join(map(repr, extra))}; allowed: " + form)
+    if "real" not in spec and "imag" not in spec:
+        raise CaseError(key, spec, "allowed: a table " + form + " with at least real or imag")
+    unit = spec.get("unit", "1")
+    if not isinstance(unit, str) or not unit.isprintable():
+        raise CaseError(f"{key}.unit", unit, "allowed: a printable string (the operator's unit)")
+    parts = {p: _matrix_of(key, p, spec[p], N) for p in ("real", "imag") if p in spec}
+    if N is None and len(parts) == 2 and parts["real"].shape != parts["imag"].shape:
+        raise CaseError(f"{key}.imag", spec["imag"], f"allowed: the shape of real "
+                        f"({parts['real'].shape[0]} x {parts['real'].shape[0]})")
+    n = next(iter(parts.values())).shape[0]
+    M = parts.get("real", np.zeros((n, n))) + 1j * parts.get("imag", np.zeros((n, n)))
+    scale = max(1.0, float(np.abs(M).max()))
+    if not np.allclose(M, M.conj().T, rtol=0, atol=1e-12 * scale):
+        raise CaseError(key, spec, "allowed: a Hermitian matrix (real symmetric, imag "
+                        "antisymmetric)")
+    return M, unit
+
+
 def make_observable(name, model, custom=None):
     """Build an observable from its case name (see docs/observables.md)."""
     custom = custom or {}
     N = model.N
     if name in custom:
-        spec = custom[name]
-        try:
-            re_ = np.asarray(spec.get("real", np.zeros((N, N))), float)
-            im_ = np.asarray(spec.get("imag", np.zeros((N, N))), float)
-            M = re_ + 1j * im_
-        except (TypeError, ValueError):
-            raise CaseError(f"observables.custom.{name}", spec,
-                            "allowed: {real = [[...]], imag = [[...]]} numeric N x N") from None
-        if M.shape != (N, N) or not np.allclose(M, M.conj().T, atol=1e-12):
-            raise CaseError(f"observables.custom.{name}", spec,
-                            f"allowed: a Hermitian {N} x {N} matrix (the model's basis)")
+        M, unit = validate_custom(name, custom[name], N)
         if hasattr(model, "rotate"):
             M = model.rotate(M)
-        return Observable(name, spec.get("unit", "1"), _const(M))
+        return Observable(name, unit, _const(M))
     if name == "density":
         return Observable(name, "1", _const(np.eye(N)))
     m = re.fullmatch(r"current_([xyz])", name)

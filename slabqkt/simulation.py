@@ -14,12 +14,13 @@ import numpy as np
 
 from . import case as case_mod
 from .boltzmann import BulkBoltzmann, SlabBoltzmann
-from .collision import Collision, n_i_v0_sq_from_case
+from .collision import Collision, check_merged_splitting, n_i_v0_sq_from_case
 from .edge import cell_integrals, edge_quantities
 from .errors import CaseError, ModelError
 from .fermi_surface import FermiSurface
 from .models import build_model
 from .observables import ObservableSet, make_observable
+from .resources import check_memory
 from .result import Result
 from .slab import Grid, Surface
 from .solvers import get_backend
@@ -52,6 +53,7 @@ class Simulation:
         self.backend = backend
         t0 = time.perf_counter()
         self.model = build_model(case)
+        check_memory(case, ranks=self.backend.size)  # before anything large is allocated
         fsc = case["fermi_surface"]
         mu = fsc["fermi_level_eV"]
         try:
@@ -62,6 +64,7 @@ class Simulation:
         self.n_i_v0_sq = n_i_v0_sq_from_case(case["disorder"], self.fs)
         self.coll = Collision(self.fs, self.n_i_v0_sq)
         self.tau = self.coll.mean_tau()
+        check_merged_splitting(self.fs, self.tau)
         self.mean_free_path = self.fs.mean_speed() * self.tau
         slab = case["slab"]
         if "thickness_nm" in slab:
