@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from slabqkt import CaseError, Simulation, load_case, resolve
-from slabqkt.case import read_raw, to_toml
+from slabqkt.case import to_toml
 from slabqkt.collision import merged_splitting
 from slabqkt.errors import ConvergenceError
 from slabqkt.models import Rashba
@@ -515,3 +515,16 @@ def test_size_line_is_logged_first(info_log):
     assert lines == ["problem size: up to 32 Fermi points (2 band(s) x 16 rays), 22 nodes, up "
                      "to 90 unknowns; memory estimate " + lines[0].split("memory estimate ")[1]]
     assert "GiB per process" in lines[0]
+
+
+def test_field_range_ends_are_linear():
+    """|E| = 1e-6 and 1e12 V/m (the allowed ends): the same conductivity ratio, densities
+    linear in |E| (no under- or overflow anywhere)."""
+    lo = Simulation(resolve(merge(STRIP, {"field": {"magnitude_V_per_m": 1e-6},
+                                          "observables": {"names": ["spin_x"]}}))).run()
+    hi = Simulation(resolve(merge(STRIP, {"field": {"magnitude_V_per_m": 1e12},
+                                          "observables": {"names": ["spin_x"]}}))).run()
+    assert hi.conductivity_ratio == pytest.approx(lo.conductivity_ratio, rel=1e-12)
+    assert hi.bulk["spin_x"]["total"] == pytest.approx(1e18 * lo.bulk["spin_x"]["total"], rel=1e-12)
+    assert np.allclose(hi.profile("spin_x"), 1e18 * lo.profile("spin_x"), rtol=1e-9,
+                       atol=1e-9 * np.abs(hi.profile("spin_x")).max())
