@@ -224,10 +224,12 @@ class StateWeights:
         self.grad = np.real(1j * np.einsum("sij,sij,sji->s", G, es.dh[:, 0], Ot))
         D = np.einsum("s,sab->ab", fs.w, fs.P)
         Dt = es.U.conj().swapaxes(-1, -2) @ D @ es.U
-        Lt = es.U.conj().swapaxes(-1, -2)[:, None] @ coll.basis[None] @ es.U[:, None]
-        # Im Tr[X Q_s] = Im sum_ij (-G_ij) X_ij O_ji
+        # Im Tr[X Q_s] = Im sum_ij (-G_ij) X_ij O_ji = Im Tr[X Y_s], Y_s = U (-G^T o O~) U^+
         self.dis_phi = np.imag(np.einsum("sij,sij,sji->s", -G, Dt, Ot))
-        self.dis_m = np.imag(np.einsum("sij,srij,sji->sr", -G, Lt, Ot)).T @ fs.w
+        # the moment part needs only sum_s w_s Y_s (N x N): never an (Ns, r, N, N) array
+        Y = es.U @ (-G.swapaxes(-1, -2) * Ot) @ es.U.conj().swapaxes(-1, -2)
+        Ysum = np.einsum("s,sab->ab", fs.w, Y)
+        self.dis_m = np.imag(np.einsum("rab,ba->r", coll.basis, Ysum))
         self.unit = obs.unit
 
 
@@ -264,22 +266,45 @@ def intrinsic_all(observables, model, fs, field, n_radial=64):
     kk = (kr[..., None] * fs.ray_dirs[None, :, None, :]).reshape(-1, d)[keep]
     wk = wk.ravel()[keep]
     occ_all = occ_all[keep].astype(float)
+    return fermi_sea_sum(observables, model, kk, wk, occ_all, field, fs.tol)
+
+
+def fermi_sea_sum(observables, model, k, wk, occ, field, tol, chunk=20000):
+    """Sum over k points of the intrinsic (Fermi-sea) integrand of Eq. (1).
+
+    o_I = -e sum_{n != m} int_k (f_n - f_m)/(eps_n - eps_m) E.Tr[A_nm O]
+    evaluated as sum_k wk[k] (...) with eigenvector-pair sums over different
+    eigenspaces (gauge invariant).
+
+    Parameters
+    ----------
+    k : (P, d) nm^-1
+    wk : (P,) quadrature weights including 1/(2 pi)^d, nm^-d
+    occ : (P, N) array or callable
+        Occupations of the ascending eigenvalues, or ``occ(eps) -> (p, N)``
+        called with the eigenvalues (eV) of each chunk.
+    tol : float
+        Degeneracy tolerance (eV).
+
+    Returns
+    -------
+    ndarray (n_obs,), unit of O times nm^-d.
+    """
     total = np.zeros(len(observables))
-    if len(kk) == 0:
+    if len(k) == 0:
         return total
-    E = np.asarray(field, float)[:d]
-    for sl in _chunks(len(kk), 20000):
-        es = Eigensystem(model, kk[sl], fs.tol)
+    E = np.asarray(field, float)[:model.dimension]
+    for sl in _chunks(len(k), chunk):
+        es = Eigensystem(model, k[sl], tol)
         dho = _dh_orig(es)
-        occ = occ_all[sl]
+        oc = occ(es.eps) if callable(occ) else occ[sl]
         same = es.label[:, :, None] == es.label[:, None, :]
         de = es.eps[:, :, None] - es.eps[:, None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            fac = np.where(same, 0.0, (occ[:, :, None] - occ[:, None, :]) / np.where(same, 1.0, de) ** 2)
-        Edh = np.einsum("j,sjab->sab", E, es.dh)
-        facEdh = fac * Edh
+            fac = np.where(same, 0.0, (oc[:, :, None] - oc[:, None, :]) / np.where(same, 1.0, de) ** 2)
+        facEdh = fac * np.einsum("j,sjab->sab", E, es.dh)
         for i, obs in enumerate(observables):
-            Om = obs.matrix(model, kk[sl], dho)
+            Om = obs.matrix(model, k[sl], dho)
             Ot = es.U.conj().swapaxes(-1, -2) @ Om @ es.U
             val = np.real(1j * np.einsum("sij,sji->s", facEdh, Ot))
             total[i] += E_CHARGE * np.sum(wk[sl] * val)
