@@ -164,7 +164,8 @@ def check_output(path, force=False, protect=(), also=()):
     for name in [p for p in os.path.abspath(path).split(os.sep) if p] + list(also):
         n = len(os.fsencode(name))
         if n > limit:
-            raise SlabQKTError(f"cannot write {path}: the name {name[:24]}... is {n} bytes long, "
+            short = name if len(name) <= 40 else f"{name[:12]}...{name[-20:]}"
+            raise SlabQKTError(f"cannot write {path}: the name {short} is {n} bytes long, "
                                f"the file system allows {limit}")
     try:
         os.makedirs(folder, exist_ok=True)
