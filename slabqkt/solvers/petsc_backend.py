@@ -280,8 +280,9 @@ class PetscBackend(Backend):
         restart = settings.get("restart", 60)
         max_it = settings.get("max_iterations", 500)
         b_full = problem.rhs()
-        bnorm = float(np.linalg.norm(b_full))
-        scale = max(bnorm, problem.rhs_scale())
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+            bnorm = float(np.linalg.norm(b_full))
+            scale = max(bnorm, problem.rhs_scale())
         user = self.options(settings)
         self.options_used = " ".join(f"-{k}" + ("" if v is None else f" {v}")
                                      for k, v in user.items())
