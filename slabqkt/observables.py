@@ -22,6 +22,7 @@ import numpy as np
 
 from .band_geometry import Eigensystem
 from .errors import CaseError
+from .tools.progress import Progress
 from .units import E_CHARGE, HBAR
 
 
@@ -198,7 +199,9 @@ def intrinsic_all(observables, model, fs, field, n_radial=64):
     if len(kk) == 0:
         return total
     E = np.asarray(field, float)[:d]
+    progress = Progress(len(kk), "Fermi-sea points (intrinsic part)", delay=2.0)
     for sl in _chunks(len(kk), 20000):
+        progress.update(sl.stop - sl.start)
         es = Eigensystem(model, kk[sl], fs.tol)
         dho = _dh_orig(es)
         occ = occ_all[sl]

@@ -247,3 +247,23 @@ def test_sigint_on_one_rank_is_interrupted_not_a_petsc_error(tmp_path):
     assert "slabqkt: interrupted [rank 1/2]" in proc.stderr, proc.stderr
     assert "error code 101" not in proc.stderr and "PETSc rejected" not in proc.stderr
     assert not (tmp_path / "r.h5").exists()
+
+
+def test_setup_progress_after_a_delay(monkeypatch, slab_log):
+    """Setup stages that take long report done/total, rate and time left; quick ones are silent."""
+    from slabqkt.tools import progress as progress_mod
+    clock = [0.0]
+    monkeypatch.setattr(progress_mod.time, "perf_counter", lambda: clock[0])
+    logger = logging.getLogger("slabqkt")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        p = progress_mod.Progress(100, "Fermi-sea points", delay=2.0)
+        clock[0] = 1.0
+        p.update(10)  # within the delay: nothing
+        assert slab_log.messages() == []
+        clock[0] = 4.0
+        p.update(30)  # 40 done in 4 s: 10/s, 6 s left
+        assert slab_log.messages() == ["40/100 Fermi-sea points, 10/s, 4.0 s elapsed, 6.0 s left"]
+    finally:
+        logger.setLevel(level)

@@ -44,8 +44,8 @@ class Progress:
         elapsed = now - self.t0
         rate = self.done / elapsed if elapsed > 0 else float("inf")
         left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        self.logger.info("%d/%d %s, %.3g %s/s, %.1f s elapsed, %.1f s left",
-                         self.done, self.total, self.label, rate, self.label, elapsed, left)
+        self.logger.info("%d/%d %s, %.3g/s, %.1f s elapsed, %.1f s left",
+                         self.done, self.total, self.label, rate, elapsed, left)
 
 
 class KrylovProgress:
