@@ -170,7 +170,8 @@ def check_output(path, force=False, protect=(), also=()):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
-        raise SlabQKTError(f"cannot create the folder {folder} for {path} ({_reason(exc)})") from None
+        raise SlabQKTError(f"cannot create the folder {folder} for {path} "
+                           f"({_reason(exc)})") from None
     check_target(path, force, protect)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=folder)
@@ -443,9 +444,10 @@ def describe_file(path):
     res = load_result(path)
     case, a = res.case, res.attrs
     model = case.get("model", {})
+    nan = float("nan")
     head = (f"{path}: slabqkt {'slab result' if kind == 'result' else 'bulk result'}, case "
             f"{case.get('name', '?')!r}, model {model.get('kind', '?')} "
-            f"{model.get('dimension', '?')}D, E_F = {a.get('fermi_level_eV', float('nan')):.5g} eV, "
+            f"{model.get('dimension', '?')}D, E_F = {a.get('fermi_level_eV', nan):.5g} eV, "
             f"T = {a.get('temperature_K', 0.0):.4g} K")
     lines = [head]
     if kind == "result":
@@ -459,9 +461,10 @@ def describe_file(path):
                      f"{a.get('relative_residual', float('nan')):.2g}")
     else:
         lines.append(f"sigma_bulk = {a.get('sigma_bulk_SI', float('nan')):.6g} "
-                     f"{a.get('sigma_bulk_SI_unit', '')}, tau = {a.get('tau_fs', float('nan')):.5g} "
+                     f"{a.get('sigma_bulk_SI_unit', '')}, tau = {a.get('tau_fs', nan):.5g} "
                      f"fs, l = {a.get('mean_free_path_nm', float('nan')):.5g} nm")
-    lines.append("observables: " + ", ".join(f"{n} [{res.density_unit(n)}]" for n in res.observables))
+    lines.append("observables: " + ", ".join(f"{n} [{res.density_unit(n)}]"
+                                             for n in res.observables))
     lines += provenance.summary(res.provenance)
     return lines
 
