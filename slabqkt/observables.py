@@ -22,6 +22,7 @@ import numpy as np
 
 from .band_geometry import Eigensystem
 from .errors import CaseError
+from .tools.progress import Progress
 from .units import E_CHARGE, HBAR
 
 
@@ -294,7 +295,9 @@ def fermi_sea_sum(observables, model, k, wk, occ, field, tol, chunk=20000):
     if len(k) == 0:
         return total
     E = np.asarray(field, float)[:model.dimension]
+    progress = Progress(len(k), "Fermi-sea points (intrinsic part)", delay=2.0)
     for sl in _chunks(len(k), chunk):
+        progress.update(sl.stop - sl.start)
         es = Eigensystem(model, k[sl], tol)
         dho = _dh_orig(es)
         oc = occ(es.eps) if callable(occ) else occ[sl]
