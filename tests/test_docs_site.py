@@ -56,6 +56,36 @@ def test_every_nav_entry_is_a_page():
     assert not dup, f"pages twice in the nav: {dup}"
 
 
+def test_list_item_blocks_are_indented_by_four():
+    """Python-Markdown (unlike GitHub) ends a list item at a block indented by fewer than 4
+    spaces after a blank line: the paragraph, code or fence then falls out of the list and
+    the rest of the list is run into one paragraph."""
+    bad = []
+    marker = re.compile(r"^\s*([-*+]|\d+\.) ")
+    for page in _pages_on_disk(DOCS):
+        lines = (DOCS / page).read_text(encoding="utf-8").split("\n")
+        fence = False
+        in_item = blank_in_item = False
+        for i, line in enumerate(lines):
+            opens = line.lstrip().startswith(("```", "~~~"))
+            where = f"docs/{page}:{i + 1}: {line.strip()[:50]}"
+            if not fence:
+                if i and lines[i - 1] == "" and re.match(r"^( {1,3}| {5,7})\S", line):
+                    bad.append(where + "  (indent by 4 spaces, 8 for an indented code block)")
+                if marker.match(line):
+                    if in_item and blank_in_item and lines[i - 1] != "":
+                        # after a multi-block item the next item needs a blank line before it,
+                        # or it is run into the paragraph above
+                        bad.append(where + "  (a blank line before this item)")
+                    in_item, blank_in_item = True, False
+                elif line == "":
+                    blank_in_item = in_item
+                elif not line.startswith(" ") and blank_in_item:
+                    in_item = blank_in_item = False  # the list ended
+            fence ^= opens
+    assert not bad, "list items that Python-Markdown breaks:\n" + "\n".join(bad)
+
+
 @pytest.mark.parametrize("module", API_MODULES)
 def test_api_page_per_module(module):
     page = DOCS / "api" / f"{module}.md"
@@ -117,6 +147,10 @@ def test_site_builds_strictly(site):
         parts = pathlib.PurePosixPath(page).with_suffix("").parts
         html = out.joinpath(*(parts[:-1] if parts[-1] == "index" else parts), "index.html")
         assert html.is_file(), f"docs/{page} was not rendered ({html})"
+        if page.startswith("api/"):
+            # a bare `>>>` doctest outside an Examples section renders as nested blockquotes
+            assert "<blockquote>" not in html.read_text(encoding="utf-8"), \
+                f"docs/{page}: a docstring renders a blockquote (put doctests under an Examples section)"
 
 
 def test_tutorial_shows_every_figure_it_names(site):
