@@ -144,8 +144,7 @@ def test_site_builds_strictly(site):
     assert warnings == [], "mkdocs build --strict:\n" + "\n".join(warnings)
     assert (docs / "figures" / ".complete").read_text().strip() == "quick"
     for page in _pages_on_disk(DOCS):
-        parts = pathlib.PurePosixPath(page).with_suffix("").parts
-        html = out.joinpath(*(parts[:-1] if parts[-1] == "index" else parts), "index.html")
+        html = out / pathlib.PurePosixPath(page).with_suffix(".html")
         assert html.is_file(), f"docs/{page} was not rendered ({html})"
         if page.startswith("api/"):
             # a bare `>>>` doctest outside an Examples section renders as nested blockquotes
@@ -155,13 +154,13 @@ def test_site_builds_strictly(site):
 
 def test_tutorial_shows_every_figure_it_names(site):
     docs, out, _ = site
-    html = (out / "tutorial" / "index.html").read_text(encoding="utf-8")
+    html = (out / "tutorial.html").read_text(encoding="utf-8")
     srcs = re.findall(r'<img[^>]*src="([^"]+)"', html)
     names = {pathlib.PurePosixPath(s).name for s in srcs}
     for case in ("fuchs_strip_2d", "rashba_strip", "orbital_p_strip", "rashba_fm_bulk"):
         assert any(n.startswith(case) for n in names), f"no figure of {case} on the tutorial page"
     for s in srcs:
-        png = (out / "tutorial" / s).resolve()
+        png = (out / s).resolve()
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", s
     # the generated tables are included, not left as snippet markers
     assert "--8&lt;--" not in html and "--8<--" not in html
