@@ -232,8 +232,9 @@ def parse_basis(items, n_sites, key="model.basis"):
             raise CaseError(key, it, allowed)
         site, name, spin = it.get("site", 0), it["orbital"], it.get("spin")
         if isinstance(site, bool) or not isinstance(site, int) or not 0 <= site < n_sites:
-            raise CaseError(key, it, f"site must be an integer in [0, {n_sites - 1}] "
-                            "(an index into model.positions)")
+            raise CaseError(key, it, f"site must be an integer in [0, {n_sites - 1}] (a label: "
+                            "states with the same site, orbital and opposite spin are one "
+                            "spin doublet)")
         if name not in L_OF:
             raise CaseError(key, it, allowed)
         if spin is not None and spin not in _SPIN_INDEX:
