@@ -103,7 +103,7 @@ class LatticeModel(Model):
     def _chunks(self, n_k, n_mat):
         """k and R chunk sizes keeping (k x R phases + k x matrices) below chunk_bytes."""
         nR = len(self.R_int)
-        r_chunk = min(nR, 4096)
+        r_chunk = max(1, min(nR, self.r_chunk_max))
         per_k = 16.0 * (2 * r_chunk + n_mat * self.N * self.N)
         k_chunk = int(max(1, min(n_k, self.chunk_bytes // per_k)))
         return k_chunk, r_chunk
@@ -182,6 +182,7 @@ class LatticeModel(Model):
         return np.einsum("ij,jab->iab", R3, S)
 
     crystal_rotation = None  #: film = R crystal, set by :func:`rotated`
+    r_chunk_max = 4096  #: largest number of R vectors summed at once
 
     # ------------------------------------------------------------------ spectrum
     def energy_bounds(self):
