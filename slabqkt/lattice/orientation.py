@@ -230,7 +230,8 @@ def film_orientation(lattice, normal_miller=None, normal_cartesian=None, inplane
     else:
         key = "film.normal_cartesian"
         v = [1.0] + [0.0] * (d - 1) if normal_cartesian is None else normal_cartesian
-        value = tuple(v) if isinstance(v, (list, tuple)) else v
+        value = tuple(x if isinstance(x, int) else float(x) for x in v) if isinstance(
+            v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v) else v
         ok = (isinstance(v, (list, tuple)) and len(v) == d and all(
             isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v))
         if not ok or not any(v):
