@@ -84,13 +84,18 @@ def test_chunked_and_unchunked_sums_agree():
 
 
 def test_chunks_bound_the_temporaries():
-    """600 R vectors, N = 18, 1e5 k points: the per-chunk temporaries stay below 100 MB."""
-    m = LatticeModel(np.eye(3) * 0.3, np.zeros((1, 3), int), np.zeros((1, 18, 18)))
-    m.R_int = np.zeros((600, 3), int)
+    """619 R vectors, N = 18, 1e5 k points: the per-chunk temporaries stay below 100 MB."""
+    g = np.arange(-5, 6)
+    R = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    R = R[np.linalg.norm(R, axis=1) <= 5.3]
+    H = np.zeros((len(R), 18, 18), complex)
+    H[np.all(R == 0, axis=1)] = np.eye(18)
+    m = LatticeModel(np.eye(3) * 0.3, R, H)
+    assert len(R) == 619
     for n_mat in (1, 4):
         kc, rc = m._chunks(100000, n_mat)
-        assert 1 <= kc < 100000 and rc == 600
-        assert 16 * kc * (2 * rc + n_mat * 18 * 18) <= 100e6
+        assert 1 <= kc < 100000 and rc == 309
+        assert kc * (8 * (4 * rc + n_mat * 324) + 16 * n_mat * 324) <= 100e6
 
 
 def test_energy_bounds_and_band_bottom():
@@ -206,3 +211,52 @@ def test_rotated_model_frame_and_pseudovector_operators():
     assert np.allclose(mr.spin_operators(), np.einsum("ij,jab->iab", R, m.spin_operators()))
     with pytest.raises(ModelError, match="proper rotation"):
         rotated(m, -np.eye(3))
+
+
+TB = {"kind": "tight_binding", "dimension": 2, "lattice_vectors": [[0.3, 0.0], [0.0, 0.3]],
+      "positions": [[0.0, 0.0], [0.15, 0.15]],
+      "hoppings": [{"R": [0, 0], "real": [[0.5, -1.0], [-1.0, -0.5]]},
+                   {"R": [1, 0], "real": [[-0.2, 0.0], [-1.0, 0.1]], "imag": [[0.0, 0.05], [0.0, 0.0]]},
+                   {"R": [0, 1], "real": [[-0.2, 0.0], [-1.0, 0.1]]}],
+      "basis": [{"site": 0, "orbital": "s"}, {"site": 1, "orbital": "pz"}]}
+
+
+def test_inline_hoppings_complete_the_hermitian_partner():
+    m = build_lattice_model(TB)
+    assert m.N == 2 and len(m.R_int) == 5
+    minus = [i for i, r in enumerate(m.R_int.tolist()) if r == [-1, 0]][0]
+    plus = [i for i, r in enumerate(m.R_int.tolist()) if r == [1, 0]][0]
+    assert np.allclose(m.H[minus], m.H[plus].conj().T)
+    k = RNG.normal(size=(4, 2)) * 5
+    h = m.h(k)
+    assert np.allclose(h, h.conj().swapaxes(-1, -2))
+    assert m.spin_operators() is None
+    assert np.allclose(m.orbital_operators(), 0)  # a p_z alone carries no L
+
+
+@pytest.mark.parametrize("change, key, text", [
+    ({"hoppings": [{"R": [0, 0], "real": [[0.0, 1.0], [0.0, 0.0]]}]}, "model.hoppings",
+     "H(0) must be Hermitian"),
+    ({"hoppings": [{"R": [1, 0], "real": [[1.0]]}, {"R": [-1, 0], "real": [[2.0]]}]},
+     "model.hoppings", "H([-1, 0]) must equal H([1, 0])^dagger"),
+    ({"hoppings": [{"R": [1, 0], "real": [[1.0]]}, {"R": [1, 0], "real": [[1.0]]}]},
+     "model.hoppings", "each R may be listed once"),
+    ({"hoppings": [{"R": [1, 0, 0], "real": [[1.0]]}]}, "model.hoppings", "R must be 2 integers"),
+    ({"hoppings": [{"R": [1, 0], "real": [[float("inf")]]}]}, "model.hoppings", "finite real"),
+    ({"hoppings": [{"R": [1, 0], "real": [[1.0, 0.0]]}]}, "model.hoppings", "finite real numbers"),
+    ({"hoppings": [{"R": [1, 0], "rea": [[1.0]]}]}, "model.hoppings", "allowed: a non-empty list"),
+    ({"positions": [[0.0, 0.0]]}, "model.positions", "one position per state (N = 2)"),
+    ({"basis": [{"site": 0, "orbital": "s"}]}, "model.basis", "one entry per state (N = 2)"),
+    ({"basis": [{"site": 0, "orbital": "fxyz"}, {"site": 1, "orbital": "s"}]}, "model.basis",
+     "orbital = s|px"),
+    ({"lattice_vectors": [[0.3, 0.0], [0.6, 0.0]]}, "model.lattice_vectors", "linearly independent"),
+    ({"lattice_vectors": [[0.3, 0.0, 0.0], [0.0, 0.3, 0.0], [0.0, 0.0, 0.3]]}, "model.dimension",
+     "set model.dimension = 3"),
+    ({"a_nm": 0.3}, "model.a_nm", "only used by model.kind"),
+    ({"alpha_R": 0.1}, "model.alpha_R", "only used by model.kind = 'rashba' or 'rashba_square'"),
+])
+def test_inline_model_errors_name_the_key(change, key, text):
+    with pytest.raises(CaseError) as err:
+        build_lattice_model(dict(TB, **change))
+    assert err.value.key == key, str(err.value)
+    assert text in str(err.value) and "\n" not in str(err.value)

@@ -72,6 +72,7 @@ class LatticeModel(Model):
         self._orbital = orbital_ops
         self.orientation = orientation
         self._check_hermitian()
+        self._prepare()
         if zone is None:
             from .orientation import film_orientation
             zone = film_orientation(self.lattice).zone
@@ -100,11 +101,62 @@ class LatticeModel(Model):
         self.H = 0.5 * (self.H + self.H[partner].conj().swapaxes(-1, -2))
 
     # ------------------------------------------------------------------ h and dh
+    def _prepare(self):
+        """Pair R with -R: h = H(0) + sum_{R in half} [cos(k.R) A_R + sin(k.R) C_R].
+
+        A_R = H(R) + H(R)^+ and C_R = i (H(R) - H(R)^+) are Hermitian, stored
+        as their N^2 real parameters (Re of the upper triangle, Im of the
+        strict upper triangle), so the sum over R is one real matrix product
+        (a quarter of the work of the complex sum over all R).
+        """
+        N = self.N
+        R = self.R_int
+        nz = R != 0
+        first = np.where(nz.any(1), R[np.arange(len(R)), np.argmax(nz, axis=1)], 0)
+        half, zero = first > 0, ~nz.any(1)
+        self._iu = np.triu_indices(N)
+        self._su = np.triu_indices(N, 1)
+        Hh = self.H[half]
+        A = Hh + Hh.conj().swapaxes(-1, -2)
+        C = 1j * (Hh - Hh.conj().swapaxes(-1, -2))
+        self._Rh = self.R_cart[half]
+        self._WA, self._WC = self._pack(A), self._pack(C)
+        self._h0 = self._pack(self.H[zero].sum(0))
+        tau = self.positions
+        self._dtau = tau[None, :, :] - tau[:, None, :] if np.any(tau != tau[:1]) else None
+
+    def _pack(self, X):
+        return np.concatenate([X.real[..., self._iu[0], self._iu[1]],
+                               X.imag[..., self._su[0], self._su[1]]], axis=-1)
+
+    def _unpack(self, v, out):
+        """Hermitian matrices from packed parameters v (..., N^2) into out (..., N, N)."""
+        if not hasattr(self, "_take"):
+            N = self.N
+            n = len(self._iu[0])
+            pos = np.zeros((N, N), int)
+            pos[self._iu] = np.arange(n)
+            pos.T[self._iu] = np.arange(n)
+            im = np.zeros((N, N), int)
+            sign = np.zeros((N, N))
+            im[self._su] = n + np.arange(len(self._su[0]))
+            im.T[self._su] = n + np.arange(len(self._su[0]))
+            sign[self._su], sign.T[self._su] = 1.0, -1.0
+            self._take = (pos.ravel(), im.ravel(), sign.ravel())
+        re_idx, im_idx, sign = self._take
+        flat = out.reshape(out.shape[:-2] + (-1,))
+        flat.real = np.take(v, re_idx, axis=-1)
+        flat.imag = np.take(v, im_idx, axis=-1) * sign
+
     def _chunks(self, n_k, n_mat):
-        """k and R chunk sizes keeping (k x R phases + k x matrices) below chunk_bytes."""
-        nR = len(self.R_int)
-        r_chunk = max(1, min(nR, self.r_chunk_max))
-        per_k = 16.0 * (2 * r_chunk + n_mat * self.N * self.N)
+        """k and R chunk sizes keeping the temporaries below chunk_bytes.
+
+        Per k point: cos/sin phases (and their R-weighted copy) 8 (4 r_chunk)
+        bytes, packed matrices 8 n_mat N^2, the complex chunk 16 n_mat N^2.
+        """
+        nh = len(self._Rh)
+        r_chunk = max(1, min(nh, self.r_chunk_max))
+        per_k = 8.0 * (4 * r_chunk + n_mat * self.N * self.N) + 16.0 * n_mat * self.N * self.N
         k_chunk = int(max(1, min(n_k, self.chunk_bytes // per_k)))
         return k_chunk, r_chunk
 
@@ -117,34 +169,43 @@ class LatticeModel(Model):
         kf = k.reshape(-1, d)
         nk = len(kf)
         n_mat = 1 + (d if derivative else 0)
-        h = np.zeros((nk, N * N), complex)
-        dh = np.zeros((nk, d, N * N), complex) if derivative else None
-        Hf = self.H.reshape(len(self.H), N * N)
+        out = np.zeros((nk, d, N, N) if derivative else (nk, N, N), complex)
         k_chunk, r_chunk = self._chunks(nk, n_mat)
+        Rh, WA, WC, dtau = self._Rh, self._WA, self._WC, self._dtau
         for k0 in range(0, nk, k_chunk):
             ks = kf[k0:k0 + k_chunk]
-            for r0 in range(0, len(Hf), r_chunk):
-                Rc = self.R_cart[r0:r0 + r_chunk]
-                ph = np.exp(1j * (ks @ Rc.T))  # (nk, nr)
-                h[k0:k0 + k_chunk] += ph @ Hf[r0:r0 + r_chunk]
+            nc = len(ks)
+            need_h = not derivative or dtau is not None
+            hp = np.broadcast_to(self._h0, (nc, N * N)).copy() if need_h else None
+            dp = np.zeros((nc, d, N * N)) if derivative else None
+            for r0 in range(0, len(Rh), r_chunk):
+                Rc = Rh[r0:r0 + r_chunk]
+                arg = ks @ Rc.T
+                c, s = np.cos(arg), np.sin(arg)
+                A, C = WA[r0:r0 + r_chunk], WC[r0:r0 + r_chunk]
+                if need_h:
+                    hp += c @ A + s @ C
                 if derivative:
                     for j in range(d):
-                        dh[k0:k0 + k_chunk, j] += (ph * (1j * Rc[:, j])) @ Hf[r0:r0 + r_chunk]
-        h = h.reshape(nk, N, N)
-        tau = self.positions
-        if np.any(tau != tau[:1]):
-            # e^{i k.(tau_n - tau_m)} (the same chunking is not needed: O(nk N^2))
-            dt = tau[None, :, :] - tau[:, None, :]  # (m, n, d): tau_n - tau_m
-            D = np.exp(1j * np.einsum("kj,mnj->kmn", kf, dt))
-            h = h * D
+                        dp[:, j] += (c * Rc[:, j]) @ C - (s * Rc[:, j]) @ A
+            if need_h:
+                hc = np.zeros((nc, N, N), complex)
+                self._unpack(hp, hc)
             if derivative:
-                dh = dh.reshape(nk, d, N, N) * D[:, None]
-                dh = dh + 1j * np.moveaxis(dt, -1, 0)[None] * h[:, None]
-        elif derivative:
-            dh = dh.reshape(nk, d, N, N)
+                dc = out[k0:k0 + nc]
+                self._unpack(dp, dc)
+                if dtau is not None:
+                    # h = D^+ X D, D = diag e^{ik.tau}: dh = D^+ dX D + i (tau_n - tau_m) h
+                    D = np.exp(1j * np.einsum("kj,mnj->kmn", ks, dtau))
+                    dc *= D[:, None]
+                    dc += 1j * np.moveaxis(dtau, -1, 0)[None] * (hc * D)[:, None]
+            else:
+                if dtau is not None:
+                    hc *= np.exp(1j * np.einsum("kj,mnj->kmn", ks, dtau))
+                out[k0:k0 + nc] = hc
         if derivative:
-            return dh.reshape(shape + (d, N, N))
-        return h.reshape(shape + (N, N))
+            return out.reshape(shape + (d, N, N))
+        return out.reshape(shape + (N, N))
 
     def h(self, k):
         """h(k) (..., N, N) in eV for film-frame k (..., d) in nm^-1."""
