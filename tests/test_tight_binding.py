@@ -260,3 +260,15 @@ def test_inline_model_errors_name_the_key(change, key, text):
         build_lattice_model(dict(TB, **change))
     assert err.value.key == key, str(err.value)
     assert text in str(err.value) and "\n" not in str(err.value)
+
+
+def test_every_lattice_key_is_documented():
+    import os
+    from slabqkt.lattice.builders import FILM_KEYS, LATTICE_KEYS, LATTICE_KINDS
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "models.md")) as f:
+        text = f.read()
+    for name, key in list(LATTICE_KEYS.items()) + list(FILM_KEYS.items()):
+        assert f"| `{name}` | {key.unit} |" in text, name
+        assert key.unit and len(key.doc) > 15
+    for kind in LATTICE_KINDS:
+        assert f"| `{kind}` |" in text
