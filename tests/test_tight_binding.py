@@ -272,3 +272,10 @@ def test_every_lattice_key_is_documented():
         assert key.unit and len(key.doc) > 15
     for kind in LATTICE_KINDS:
         assert f"| `{kind}` |" in text
+
+
+def test_repeated_R_vectors_add_up():
+    H = np.array([[[0.5]], [[-1.0]], [[-1.0]], [[0.25]]], complex)
+    m = LatticeModel(0.3 * np.eye(2), [[0, 0], [1, 0], [-1, 0], [0, 0]], H)
+    k = np.array([[0.7, 0.1]])
+    assert m.h(k)[0, 0, 0].real == pytest.approx(0.75 - 2 * np.cos(0.21))

@@ -60,6 +60,11 @@ class LatticeModel(Model):
         nR, N = len(self.R_int), self.H.shape[-1]
         if self.H.shape != (nR, N, N):
             raise ModelError(f"H must have shape ({nR}, N, N), got {self.H.shape}")
+        uniq, inv = np.unique(self.R_int, axis=0, return_inverse=True)
+        if len(uniq) < nR:  # the same R listed more than once: its hoppings add up
+            Hs = np.zeros((len(uniq), N, N), complex)
+            np.add.at(Hs, inv.ravel(), self.H)
+            self.R_int, self.H = uniq, Hs
         self.N = N
         self.positions = (np.zeros((N, d)) if positions is None
                           else np.array(positions, float).reshape(N, d))
@@ -142,11 +147,12 @@ class LatticeModel(Model):
             im[self._su] = n + np.arange(len(self._su[0]))
             im.T[self._su] = n + np.arange(len(self._su[0]))
             sign[self._su], sign.T[self._su] = 1.0, -1.0
-            self._take = (pos.ravel(), im.ravel(), sign.ravel())
-        re_idx, im_idx, sign = self._take
-        flat = out.reshape(out.shape[:-2] + (-1,))
-        flat.real = np.take(v, re_idx, axis=-1)
-        flat.imag = np.take(v, im_idx, axis=-1) * sign
+            # (re, im) interleaved as in memory: one take and one multiply
+            self._take = (np.stack([pos.ravel(), im.ravel()], -1).ravel(),
+                          np.stack([np.ones(N * N), sign.ravel()], -1).ravel())
+        idx, sign = self._take
+        flat = out.view(float).reshape(out.shape[:-2] + (-1,))  # out is C-contiguous
+        np.multiply(np.take(v, idx, axis=-1), sign, out=flat)
 
     def _chunks(self, n_k, n_mat):
         """k and R chunk sizes keeping the temporaries below chunk_bytes.
