@@ -23,7 +23,7 @@ def random_model(d=2, N=3, reach=2, seed=0, positions=True):
     minus = np.array([np.flatnonzero((R == -r).all(1))[0] for r in R])
     H = 0.5 * (H + H[minus].conj().swapaxes(-1, -2))
     tau = 0.3 * rng.random((N, d)) if positions else None
-    # x must be a lattice-plane normal for the default zone: use the film frame of a_1 x ...
+    # the film frame whose normal is b_1 (x must be a lattice-plane normal for the zone)
     from slabqkt.lattice.orientation import film_orientation
     f = film_orientation(A, normal_miller=[1] + [0] * (d - 1))
     Rot = f.rotation
