@@ -56,14 +56,22 @@ class Simulation:
         self.backend = backend
         t0 = time.perf_counter()
         self.model = build_model(case)
-        check_memory(case, ranks=self.backend.size)  # before anything large is allocated
+        check_memory(case, ranks=self.backend.size, bands=self.model.N)  # before anything large
         fsc = case["fermi_surface"]
         mu = fsc["fermi_level_eV"]
+        self.lattice = getattr(self.model, "zone", None) is not None
         try:
             with stage("fermi_surface"):
-                self.fs = FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"],
-                                       fsc.get("k_max"), fsc["degeneracy_tol_eV"],
-                                       angular_rule=fsc["angular_rule"])
+                if self.lattice:
+                    from .lattice.fermi_surface import LatticeFermiSurface
+                    self.fs = LatticeFermiSurface(self.model, mu, fsc["lattice_grid"],
+                                                  fsc.get("n_points"), fsc["degeneracy_tol_eV"],
+                                                  partition=self.backend.partition,
+                                                  allgather=self.backend.allgather)
+                else:
+                    self.fs = FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"],
+                                           fsc.get("k_max"), fsc["degeneracy_tol_eV"],
+                                           angular_rule=fsc["angular_rule"])
         except ModelError as exc:
             raise CaseError("fermi_surface.fermi_level_eV", mu, f"not usable with this model: {exc}") from None
         self.n_i_v0_sq = n_i_v0_sq_from_case(case["disorder"], self.fs)
@@ -85,8 +93,13 @@ class Simulation:
                                    + list(case["observables"]["names"])))
         obs = [make_observable(n, self.model, case["observables"].get("custom")) for n in names]
         with stage("observable_weights"):
+            sea = None
+            if self.lattice:
+                sea = {"grid": fsc["sea_grid"], "refine": fsc["sea_refine"],
+                       "tolerance": fsc["sea_tolerance"], "partition": self.backend.partition,
+                       "allreduce": self.backend.allreduce}
             self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
-                                             fsc["n_radial"])
+                                             fsc["n_radial"], sea=sea)
         self.setup_seconds = time.perf_counter() - t0
         log.info("Fermi surface: %d states on %d sheet(s), tau = %.4g fs, l = %.4g nm, "
                  "n_i v0^2 = %.4g eV^2 nm^%d", self.fs.n_states, self.fs.n_sheets, self.tau,
@@ -261,8 +274,26 @@ class Simulation:
             "surface_right": self.surfaces[1].describe(),
         })
         units = {o.name: o.unit for o in self.observables.observables}
+        ierr = self._intrinsic_errors()
         return Result(case=self.case, x=x, observables=obs, bulk=bulk_obs, attrs=attrs,
-                      units=units, edges=edges)
+                      units=units, edges=edges, intrinsic_error=ierr)
+
+    def _film_attrs(self):
+        """Lattice models: the film frame (rotation crystal -> film, x = normal) echoed."""
+        f = getattr(getattr(self.model, "inner", self.model), "orientation", None)
+        if f is None:
+            return {}
+        return {"film_rotation": np.asarray(f.rotation, float),
+                "film_normal_primitive_reciprocal": np.asarray(f.miller, int),
+                "film_normal_key": f"{f.key} = {f.value!r}",
+                "fermi_surface_sampler": "lattice"}
+
+    def _intrinsic_errors(self):
+        """name -> two-grid error estimate of the intrinsic part (lattice models), else {}."""
+        err = self.observables.intrinsic_error
+        if err is None:
+            return {}
+        return {o.name: float(e) for o, e in zip(self.observables.observables, err)}
 
     def _attrs(self, bulk_obs):
         d = self.model.dimension
@@ -280,6 +311,7 @@ class Simulation:
             "field_V_per_nm": self.field.tolist(),
             "n_fermi_points": int(self.fs.n_states),
             "min_interband_gap_eV": float(self.observables.min_gap),
+            **self._film_attrs(),
             "hbar_eV_fs": HBAR,
         }
 
@@ -290,8 +322,9 @@ class Simulation:
         else:
             _, obs = self.bulk()
         units = {o.name: o.unit for o in self.observables.observables}
+        ierr = self._intrinsic_errors()
         return Result(case=self.case, x=None, observables=obs, bulk=obs,
-                      attrs=self._attrs(obs), units=units, edges={})
+                      attrs=self._attrs(obs), units=units, edges={}, intrinsic_error=ierr)
 
 
 def _scale(obs, w):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..case import Key
+from ..keys import Key
 from ..errors import CaseError, ModelError
 from ..units import HBAR2_OVER_2ME
 from . import orbitals as orb
