@@ -226,7 +226,7 @@ def build_contours(runner, zone, n, n_points, min_nodes=4):
                              f"(eigenvalue {i} merges with a lower one on part of its contour): bands "
                              "touch there; adjust fermi_surface.degeneracy_tol_eV")
     ok = np.repeat(keep_line, [len(L) for _, L, _ in lines])
-    check_gaps(gap[ok], G[ok], dk, mu, runner.tol, "at a contour vertex")
+    _check_line_gaps(lines, keep_line, K, G, gap, offsets, dk, runner)
     lines = [ln for ln, kp in zip(lines, keep_line) if kp]
     if not lines:
         return empty
@@ -234,7 +234,6 @@ def build_contours(runner, zone, n, n_points, min_nodes=4):
     offsets = np.cumsum([0] + [len(L) for _, L, _ in lines])[:-1]
     arcs = _split_lines(runner, lines, K, G, mask, offsets)
     arcs = _densify(runner, arcs)
-    _check_arc_gaps(runner, arcs, dk)
     # nodes in proportion to length
     fits = [_fit(p) for _, p in arcs]
     Ls = np.array([L for _, L in fits])
@@ -287,33 +286,39 @@ def build_contours(runner, zone, n, n_points, min_nodes=4):
                 n_arcs=na, arc=A, arc_length=Ls, grid=(nx + 1, n + 1))
 
 
-def _check_arc_gaps(runner, arcs, dk):
-    """Interband gap minima along each arc, refined by a parabola in gap^2."""
-    pts = np.concatenate([p for _, p in arcs])
-    idx = np.concatenate([np.full(len(p), i) for i, p in arcs])
-    _, g, gap, _, _ = runner.band(pts, idx)
-    o = 0
-    best = []
-    for _, p in arcs:
-        m = len(p)
-        y = gap[o:o + m] ** 2
+def _check_line_gaps(lines, keep_line, K, G, gap, offsets, dk, runner):
+    """Interband gaps along the contours, their minima refined by a parabola in gap^2.
+
+    Near an avoided crossing gap^2 is quadratic along the contour, so the
+    parabola through a vertex of locally smallest gap and its neighbours
+    estimates the true minimum even when the grid misses it.
+    """
+    est, at, shown = [], [], []
+    for li, ((_, L, closed), kp) in enumerate(zip(lines, keep_line)):
+        if not kp:
+            continue
+        o, m = offsets[li], len(L)
+        p, y = K[o:o + m], gap[o:o + m] ** 2
+        est.append(gap[o:o + m])
+        at.append(o + np.arange(m))
+        shown.append(gap[o:o + m])
+        if m < 3 or not np.isfinite(y).all():
+            continue
         s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=-1))])
         j = np.arange(1, m - 1)
-        loc = j[(y[j] <= y[j - 1]) & (y[j] <= y[j + 1]) & np.isfinite(y[j])]
-        for jj in loc:
-            x0, x1, x2 = s[jj - 1:jj + 2]
-            y0, y1, y2 = y[jj - 1:jj + 2]
-            # parabola through three points: its minimum value
-            d01, d12, d02 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1), None
-            a2 = (d12 - d01) / (x2 - x0)
-            if a2 > 0:
-                b1 = d01 - a2 * (x0 + x1)
-                xm = -b1 / (2 * a2)
-                ym = y0 + (xm - x0) * (d01 + a2 * (xm - x1))
-                best.append((max(ym, 0.0), o + jj))
-            del d02
-        o += m
-    if best:
-        ym = np.sqrt(np.array([b[0] for b in best]))
-        at = np.array([b[1] for b in best])
-        check_gaps(ym, g[at], dk, runner.mu, runner.tol, "at an avoided crossing on a contour")
+        j = j[(y[j] <= y[j - 1]) & (y[j] <= y[j + 1])]
+        x0, x1, x2 = s[j - 1], s[j], s[j + 1]
+        y0, y1, y2 = y[j - 1], y[j], y[j + 1]
+        d01, d12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+        a2 = (d12 - d01) / (x2 - x0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xm = 0.5 * (x0 + x1) - d01 / (2 * a2)
+            ym = y0 + (xm - x0) * (d01 + a2 * (xm - x1))
+        good = (a2 > 0) & np.isfinite(ym)
+        est.append(np.sqrt(np.maximum(ym[good], 0.0)))
+        at.append(o + j[good])
+        shown.append(gap[o + j[good]])
+    if est:
+        at = np.concatenate(at)
+        check_gaps(np.concatenate(est), G[at], dk, runner.mu, runner.tol,
+                   "at a contour vertex, and less between vertices", np.concatenate(shown))

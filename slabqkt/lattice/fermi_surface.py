@@ -230,15 +230,22 @@ def components(points, edges, zone):
     return lab
 
 
-def check_gaps(gap, grad, dk, energy, tol, where):
-    """Refuse eigenspaces that come closer than the grid resolves (eV)."""
+def check_gaps(gap, grad, dk, energy, tol, where, shown=None):
+    """Refuse eigenspaces that come closer than the grid resolves.
+
+    gap (M,) eV: (estimated) distance to the nearest other eigenspace at M
+    points of the surface; grad (M, d) eV nm; dk the grid step, nm^-1. The
+    resolution is |grad eps| dk / 2, the energy change over half a grid step.
+    ``shown`` (M,): the gaps to name in the message (default ``gap``).
+    """
     res = 0.5 * np.linalg.norm(grad, axis=-1) * dk
     bad = gap < res
     if np.any(bad):
         j = np.argmin(gap / res)
+        g = gap[j] if shown is None else shown[j]
         raise ModelError(
             f"near-degeneracy on the Fermi surface at {energy:g} eV: another eigenspace comes within "
-            f"{gap[j]:.3g} eV ({where}), below the resolution {res[j]:.3g} eV of the k grid "
+            f"{g:.3g} eV ({where}), below the resolution {res[j]:.3g} eV of the k grid "
             f"(an avoided crossing narrower than a grid step); raise fermi_surface.lattice_grid, or "
             f"merge the bands with fermi_surface.degeneracy_tol_eV above the gap (now {tol:g} eV)")
 
