@@ -249,3 +249,43 @@ def test_isosurface_subdivision_and_kramers_3d():
     assert abs(fine.density_of_states / exact - 1) < 0.5 * abs(coarse.density_of_states / exact - 1)
     k3 = LatticeFermiSurface(toys.kramers(d=3), 0.9, 24)
     assert np.all(k3.rank == 2) and np.array_equal(k3.k[k3.mirror, 0], -k3.k[:, 0])
+
+
+# ---------------------------------------------------------------- with the slab solver
+
+@pytest.mark.parametrize("name,model,mu,grid,n_points", [
+    ("open 2D", toys.square(1.0, 0.5, A), 0.4, 48, 256),
+    ("pocket", toys.pocket(1.0, A), -3.0, 48, 256),
+    ("sc open", toys.cubic(1.0, A), 0.7, 24, None),
+])
+def test_film_solve_single_band_formula(name, model, mu, grid, n_points):
+    """sigma_film/sigma_bulk = 1 - <v_y^2 (1-p)(lam/d)(1-e^{-d/lam})/(1-p e^{-d/lam})>/<v_y^2>.
+
+    One band, scalar disorder, k_y -> -k_y symmetric: every state relaxes on its own.
+    The Fermi surface must also satisfy sum_s w_s v_s = 0 (exactly, after the weight
+    correction) or the slab problem has no solution.
+    """
+    from slabqkt.boltzmann import BulkBoltzmann, SlabBoltzmann
+    from slabqkt.collision import Collision
+    from slabqkt.slab import Grid
+    from slabqkt.solvers.scipy_backend import ScipyBackend
+    fs = LatticeFermiSurface(model, mu, grid, n_points)
+    rw = fs.rank * fs.w
+    assert np.all(np.abs(rw @ fs.v) < 1e-12 * (rw @ np.abs(fs.v)))
+    assert fs.weight_correction < (1e-10 if fs.dimension == 2 else 5e-3)
+    coll = Collision(fs, 1.0)
+    tau = 1.0 / coll.inv_tau
+    d, p = 3.0 * fs.mean_speed() * tau.mean(), 0.3
+    field = np.array([0.0, 1e-3, 0.0])
+    g = Grid(d, 400, 0.5)
+    prob = SlabBoltzmann(fs, coll, g, np.full(fs.n_states, p), np.full(fs.n_states, p), field)
+    u, _ = ScipyBackend().solve(prob, {})
+    phi, _, _ = prob.solution(u)
+    j_film = g.integrate((phi * (rw * fs.v[:, 1])[prob.states]).sum(-1)) / d
+    phib, _ = BulkBoltzmann(fs, coll, field).solve()
+    j_bulk = np.sum(rw * fs.v[:, 1] * phib)
+    lam = tau * np.abs(fs.v[:, 0])
+    e = np.exp(-d / lam)
+    F = (1 - p) * (lam / d) * (1 - e) / (1 - p * e)
+    vy2 = rw * fs.v[:, 1] ** 2
+    assert j_film / j_bulk == pytest.approx(1 - np.sum(vy2 * F) / np.sum(vy2), rel=3e-5)

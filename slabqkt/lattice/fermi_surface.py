@@ -344,11 +344,37 @@ class LatticeFermiSurface:
         self.v = np.concatenate([v[:nh], v[:nh] * flip])
         if np.any(np.abs(self.v[:, 0]) <= 1e-12 * np.linalg.norm(self.v, axis=-1)):
             raise ModelError("a Fermi point has v_x = 0; change fermi_surface.lattice_grid or n_points")
+        self.weight_correction = self._zero_mean_velocity()
         if np.any(self.w <= 0):
             raise ModelError(f"non-positive Fermi-surface weights at {energy:g} eV (a folded mesh): "
                              "raise fermi_surface.lattice_grid")
         self.n_states = 2 * nh
         self.geometry = geo
+
+    def _zero_mean_velocity(self):
+        """Make sum_s w_s v_par(s) vanish on every band exactly; returns max |dw|/w.
+
+        For a periodic band int d^dk delta(eps - mu) grad eps = 0; the sum over
+        the nodes vanishes in k_x by the mirror construction, and in-plane to the
+        rule's accuracy only (O(h^2) in 3D). The slab problem needs it exactly
+        (a field along the film must not charge the bulk), so the weights are
+        scaled by 1 + lambda.v_par with lambda fixed by that condition: a
+        change of the order of the quadrature error, mirror symmetric.
+        """
+        worst = 0.0
+        for i in np.unique(self.eigen_index):
+            sel = self.eigen_index == i
+            vp = self.v[sel, 1:]
+            w = self.w[sel]
+            M = np.einsum("s,si,sj->ij", w, vp, vp)
+            b = w @ vp
+            if not np.all(np.isfinite(M)) or np.linalg.det(M) <= 0:
+                continue
+            lam = -np.linalg.solve(M, b)
+            f = vp @ lam
+            self.w[sel] = w * (1.0 + f)
+            worst = max(worst, float(np.abs(f).max()))
+        return worst
 
     @property
     def density_of_states(self):
