@@ -181,33 +181,60 @@ def test_avoided_crossing_below_resolution_refused():
 
 
 def test_partition_hooks_reproduce_serial():
-    """Two fake ranks (interleaved partitions, gathered in rank order) give the serial surface."""
+    """A non-contiguous partition (even then odd indices) gathers back to the serial surface."""
     m = toys.square(1.0, 0.5, A)
     ref = LatticeFermiSurface(m, 0.4, 32, 128)
-
-    class Fake:
-        def __init__(self):
-            self.calls = 0
-
-        def partition(self, n):
-            self.calls += 1
-            return np.arange(n)  # rank 0 computes everything here...
-
-        def allgather(self, a):
-            return a
-
-    # ...and a two-rank split simulated in one process: partition into odd/even rows
-    state = {}
+    sizes = []
 
     def partition(n):
-        state["n"] = n
+        sizes.append(n)
         return np.concatenate([np.arange(0, n, 2), np.arange(1, n, 2)])
 
     fs = LatticeFermiSurface(m, 0.4, 32, 128, partition=partition, allgather=lambda a: a)
     assert np.array_equal(fs.k, ref.k) and np.array_equal(fs.w, ref.w)
-    f = Fake()
-    LatticeFermiSurface(m, 0.4, 32, 128, partition=f.partition, allgather=f.allgather)
-    assert f.calls > 3
+    assert max(sizes) == 17 * 33 and len(sizes) > 5  # the grid and every Newton batch
+
+
+_MPI_SCRIPT = """
+import sys
+import numpy as np
+from mpi4py import MPI
+sys.path.insert(0, {tests!r})
+import lattice_toys as toys
+from slabqkt.lattice.fermi_surface import LatticeFermiSurface
+comm = MPI.COMM_WORLD
+part = lambda n: np.array_split(np.arange(n), comm.size)[comm.rank]
+gather = lambda a: np.concatenate(comm.allgather(a))
+out = {{}}
+for tag, m, mu, grid in [("2d", toys.square(1.0, 0.5, 0.3), 0.4, 32), ("3d", toys.kramers(d=3), 0.9, 16)]:
+    fs = LatticeFermiSurface(m, mu, grid, 128 if tag == "2d" else None, partition=part, allgather=gather)
+    out[tag + "_k"], out[tag + "_w"] = fs.k, fs.w
+if comm.rank == 0:
+    np.savez({out!r}, **out)
+"""
+
+
+@pytest.mark.mpi
+def test_two_mpi_ranks_reproduce_serial(tmp_path):
+    """The hooks with mpi4py on 2 ranks (array_split partition, allgather): serial result to 1e-10."""
+    import os
+    import subprocess
+    import sys
+    from conftest import mpich_launcher, subprocess_env
+    pytest.importorskip("mpi4py")
+    exe = mpich_launcher()
+    script = tmp_path / "fs_mpi.py"
+    out = tmp_path / "fs.npz"
+    script.write_text(_MPI_SCRIPT.format(tests=os.path.dirname(os.path.abspath(__file__)), out=str(out)))
+    proc = subprocess.run([exe, "-n", "2", sys.executable, str(script)], capture_output=True, text=True,
+                          env=subprocess_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    res = np.load(out)
+    for tag, m, mu, grid in [("2d", toys.square(1.0, 0.5, A), 0.4, 32), ("3d", toys.kramers(d=3), 0.9, 16)]:
+        ref = LatticeFermiSurface(m, mu, grid, 128 if tag == "2d" else None)
+        assert res[tag + "_k"].shape == ref.k.shape
+        assert np.allclose(res[tag + "_k"], ref.k, atol=1e-10, rtol=0)
+        assert np.allclose(res[tag + "_w"], ref.w, rtol=1e-10, atol=0)
 
 
 # ---------------------------------------------------------------- 3D

@@ -59,6 +59,8 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
         Fg = E[..., i] - mu
         if Fg.min() >= 0 or Fg.max() <= 0:
             continue
+        # grid values exactly at the level make faces inside the grid planes: nudge them
+        Fg = np.where(Fg == 0, 1e-13 * max(1.0, abs(mu)), Fg)
         verts, faces, _, _ = marching_cubes(Fg, 0.0, allow_degenerate=False)
         if not len(faces):
             continue
@@ -95,6 +97,8 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
         newid = np.cumsum(keep_v) - 1
         F = newid[F[keep_v[F[:, 0]]]]
         V, G, mask, idx = V[keep_v], G[keep_v], mask[keep_v], idx[keep_v]
+    # a face inside a mirror plane carries no flux (v_x = 0 there): drop it
+    F = F[(mask[F[:, 0]] & mask[F[:, 1]] & mask[F[:, 2]] & 3) == 0]
     if not len(F):
         return empty
     if levels is None:
