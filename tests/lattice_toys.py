@@ -65,6 +65,17 @@ def pocket(t=1.0, a=0.3):
     return scalar(rectangular_zone(a, a), eps, grad, "pocket")
 
 
+def four_pockets(t=1.0, a=0.3):
+    """eps = 2t (cos 2k_x a + cos 2k_y a): minima -4t at (+-pi/2a, +-pi/2a).
+
+    Below -2t: four closed electron pockets away from every mirror line and from
+    the window edges, each cut only at its interior v_x = 0 points. Its DOS per
+    area equals that of the square lattice -2t(cos k_x a + cos k_y a) at -E.
+    """
+    return scalar(rectangular_zone(a, a), lambda k: 2 * t * np.cos(2 * k * a).sum(-1),
+                  lambda k: -4 * t * a * np.sin(2 * k * a), "four pockets")
+
+
 def oblique(t=1.0, t2=0.35, a=0.3, b=0.4):
     """Centred-rectangular lattice a1 = (a, b), a2 = (-a, b): an oblique in-plane cell.
 

@@ -122,6 +122,19 @@ def test_pocket_away_from_gamma():
     assert ratio == pytest.approx(rratio, rel=5e-5)
 
 
+def test_interior_pockets_cut_at_turning_points():
+    """Closed pockets inside the half zone: cut where v_x = 0 (regula falsi), exact DOS."""
+    m = toys.four_pockets(1.0, A)
+    exact = dos_square(3.0)
+    fss = [LatticeFermiSurface(m, -3.0, 48, n) for n in (64, 128, 256)]
+    assert all(fs.n_sheets == 4 and fs.geometry["n_arcs"] == 4 for fs in fss)
+    err = [abs(fs.density_of_states / exact - 1) for fs in fss]
+    assert err[2] < 1e-11 and err[1] < err[0] / 2 ** 6, err
+    # no node on the mirror lines or near v_x = 0 beyond the Gauss end spacing
+    fs = fss[0]
+    assert np.all(np.abs(fs.v[:, 0]) > 1e-4 * np.linalg.norm(fs.v, axis=-1))
+
+
 def test_mirror_pairs_exact_and_no_grazing_node():
     for m, mu in [(toys.square(1.0, 0.5, A), 0.4), (toys.pocket(1.0, A), -3.0),
                   (toys.square(1.0, 1.0, A), 1.3), (toys.oblique(), 1.0)]:
@@ -283,6 +296,7 @@ def test_isosurface_subdivision_and_kramers_3d():
 @pytest.mark.parametrize("name,model,mu,grid,n_points", [
     ("open 2D", toys.square(1.0, 0.5, A), 0.4, 48, 256),
     ("pocket", toys.pocket(1.0, A), -3.0, 48, 256),
+    ("four pockets", toys.four_pockets(1.0, A), -3.0, 48, 256),
     ("sc open", toys.cubic(1.0, A), 0.7, 24, None),
 ])
 def test_film_solve_single_band_formula(name, model, mu, grid, n_points):
