@@ -34,8 +34,11 @@ def grid():
           "(50, .2) (100, .1) (200, .05) (400, .025)")
     for kappa in (1e3, 1e4, 1e5):
         ex = fuchs_sondheimer(kappa, 0.0, 2)
-        err = lambda **s: Simulation(parabolic(2, kappa, s)).run().conductivity_ratio / ex - 1  # noqa: E731
-        ref = [err(n_x=n, first_cell_mfp=h) for n, h in ((50, .2), (100, .1), (200, .05), (400, .025))]
+
+        def err(**s):
+            return Simulation(parabolic(2, kappa, s)).run().conductivity_ratio / ex - 1
+        pairs = ((50, .2), (100, .1), (200, .05), (400, .025))
+        ref = [err(n_x=n, first_cell_mfp=h) for n, h in pairs]
         print(f"{kappa:8.0e} {err(grading=0.5):10.2e} {err():10.2e}   "
               + " ".join(f"{e:9.2e}" for e in ref))
 

@@ -31,9 +31,9 @@ def graded_rule(n, length, scale):
     A quarter of the nodes (at least 2) form a Gauss-Legendre rule on
     (0, scale); the rest a Gauss-Legendre rule in t = ln(y) on (scale,
     length), i.e. y = scale e^t with weights y dt (rescaled to integrate a
-    constant exactly): panels shrink geometrically towards 0. An integrand with structure on every scale
-    between ``scale`` and ``length`` (the 1/y tail of the grazing states of
-    a thin slab, y = |v_x|/|v|) is smooth in t.
+    constant exactly): panels shrink geometrically towards 0. An integrand
+    with structure on every scale between ``scale`` and ``length`` (the 1/y
+    tail of the grazing states of a thin slab, y = |v_x|/|v|) is smooth in t.
     """
     n1 = max(2, n // 4)
     n2 = n - n1
@@ -220,7 +220,8 @@ class FermiSurface:
         self.energy = float(energy)
         self.dimension = d = model.dimension
         self.tol = tol
-        self.ray_dirs, self.ray_dw, self.ray_mirror = rays(d, n_angles, n_polar, angular_rule, grazing)
+        self.ray_dirs, self.ray_dw, self.ray_mirror = rays(d, n_angles, n_polar, angular_rule,
+                                                           grazing)
         if k_max is None:
             k_max = model.k_max(energy)
             if k_max is None:

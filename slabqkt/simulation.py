@@ -227,7 +227,7 @@ class Simulation:
             lo = (bottom - mu) / kT
             log.info("the energy window mu - %g kT = %.5g eV reaches below the band bottom "
                      "%.5g eV: clipped there (no states below)", W, mu - W * kT, bottom)
-        inside = edges[(edges > (-W if lo is None else lo)) & (edges < W)]
+        inside = edges[(edges > (-W if lo is None else lo) + 1e-3) & (edges < W - 1e-3)]
         if len(inside):
             log.info("energy quadrature split at the band edge(s) %s eV",
                      ", ".join(f"{mu + e * kT:.5g}" for e in inside))

@@ -96,12 +96,12 @@ def fermi_window_rule(n, window, edges=(), lo=None, min_mass=1e-14):
         mass = 0.5 * (np.tanh(0.5 * b) - np.tanh(0.5 * a))
         if mass < min_mass or b <= a:
             continue
-        if ea:
-            s, w = weighted_gauss(lambda s: 2 * s * _fermi_weight(a + s * s), 0.0, np.sqrt(b - a), n)
-            x = a + s * s
-        elif eb:
-            s, w = weighted_gauss(lambda s: 2 * s * _fermi_weight(b - s * s), 0.0, np.sqrt(b - a), n)
-            x = b - s * s
+        if ea or eb:
+            # s = sqrt(|x - edge|), the measure -f'(x) dx = -f'(edge +- s^2) 2 s ds
+            e0, sg = (a, 1.0) if ea else (b, -1.0)
+            s, w = weighted_gauss(lambda s: 2 * s * _fermi_weight(e0 + sg * s * s), 0.0,
+                                  np.sqrt(b - a), n)
+            x = e0 + sg * s * s
         else:
             x, w = weighted_gauss(_fermi_weight, a, b, n)
         xs.append(x)

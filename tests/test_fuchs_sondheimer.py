@@ -151,7 +151,8 @@ def test_graded_rays_are_mirror_symmetric():
     from slabqkt.fermi_surface import rays
     for dim, kw in ((2, dict(n_angles=64)), (3, dict(n_angles=8, n_polar=12))):
         dirs, dw, mirror = rays(dim, rule="gauss", grazing=1e-5, **kw)
-        assert np.allclose(dirs[mirror, 0], -dirs[:, 0]) and np.allclose(dirs[mirror, 1:], dirs[:, 1:])
+        assert np.allclose(dirs[mirror, 0], -dirs[:, 0])
+        assert np.allclose(dirs[mirror, 1:], dirs[:, 1:])
         assert np.allclose(dw[mirror], dw) and np.all(dirs[:, 0] != 0)
         assert dw.sum() == pytest.approx(2 * np.pi if dim == 2 else 4 * np.pi, rel=1e-12)
         assert np.abs(dirs[:, 0]).min() < 1e-5  # nodes down to the grazing scale
