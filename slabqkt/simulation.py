@@ -220,7 +220,11 @@ class Simulation:
         mu, W = self.fs.energy, tc["energy_window_kT"]
         fsc = self.case["fermi_surface"]
         k_max = fsc.get("k_max") or self.model.k_max(mu + W * kT)
-        edges, bottom = band_extrema(self.model, self.fs.ray_dirs, k_max)
+        if k_max is None:  # no bound on |k|: the k = 0 eigenvalues only
+            edges = np.linalg.eigvalsh(self.model.h(np.zeros(self.model.dimension)))
+            bottom = -np.inf
+        else:
+            edges, bottom = band_extrema(self.model, self.fs.ray_dirs, k_max)
         edges = merge_edges((edges - mu) / kT, 1e-3)
         lo = None
         if bottom > mu - W * kT:

@@ -153,3 +153,19 @@ def test_slices_share_the_run_grid(parabolic_case):
     e, _ = sim.energy_slices()
     assert np.array_equal(sim._slice(e[0]).run().x, cold.x)
     assert warm.attrs["energy_slices"] == 2 and warm.attrs["temperature_quadrature_error"] < 1e-4
+
+
+def test_band_edges_from_the_ray_scan():
+    """The scan finds the k = 0 eigenvalues (+-J_e) and the Rashba ring minimum
+    -m* alpha_R^2 / (2 hbar^2) (Delta = 0), the band bottom."""
+    from slabqkt.fermi_surface import band_extrema, rays
+    from slabqkt.models import Rashba
+    dirs = rays(2, 16)[0]
+    fm = Rashba(2, 0.5, 0.01, 0.1)
+    edges, bottom = band_extrema(fm, dirs, fm.k_max(0.5))
+    assert np.allclose(edges, [-0.1, 0.1], atol=1e-12) and bottom == pytest.approx(-0.1, abs=1e-12)
+    ring = Rashba(2, 0.5, 0.05, 0.0)
+    edges, bottom = band_extrema(ring, dirs, ring.k_max(0.5))
+    e_ring = -0.05 ** 2 / (4 * ring.c)  # c = hbar^2 / 2m*
+    assert bottom == pytest.approx(e_ring, rel=1e-10)
+    assert np.allclose(np.unique(np.round(edges, 9)), [round(e_ring, 9), 0.0])
