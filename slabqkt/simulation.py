@@ -14,12 +14,14 @@ import numpy as np
 
 from . import case as case_mod
 from .boltzmann import BulkBoltzmann, SlabBoltzmann
-from .collision import Collision, n_i_v0_sq_from_case
+from .collision import Collision, check_merged_splitting, n_i_v0_sq_from_case
 from .edge import cell_integrals, edge_quantities
 from .errors import CaseError, ModelError
 from .fermi_surface import FermiSurface, band_extrema
 from .models import build_model
 from .observables import ObservableSet, make_observable
+from .provenance import stage
+from .resources import check_memory
 from .result import Result
 from .slab import Surface, grid_from_case
 from .solvers import get_backend
@@ -53,6 +55,7 @@ class Simulation:
         self.backend = backend
         t0 = time.perf_counter()
         self.model = build_model(case)
+        check_memory(case, ranks=self.backend.size)  # before anything large is allocated
         fsc = case["fermi_surface"]
         mu = fsc["fermi_level_eV"]
         self.grid = None
@@ -72,8 +75,9 @@ class Simulation:
         names = list(dict.fromkeys(list(ALWAYS) + (["current_z"] if self.model.dimension == 3 else [])
                                    + list(case["observables"]["names"])))
         obs = [make_observable(n, self.model, case["observables"].get("custom")) for n in names]
-        self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
-                                         fsc["n_radial"])
+        with stage("observable_weights"):
+            self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
+                                             fsc["n_radial"])
         self.setup_seconds = time.perf_counter() - t0
         log.info("Fermi surface: %d states on %d sheet(s), tau = %.4g fs, l = %.4g nm, "
                  "n_i v0^2 = %.4g eV^2 nm^%d", self.fs.n_states, self.fs.n_sheets, self.tau,
@@ -91,9 +95,10 @@ class Simulation:
     def _fermi_surface(self, mu, grazing=None):
         fsc = self.case["fermi_surface"]
         try:
-            return FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"], fsc.get("k_max"),
-                                fsc["degeneracy_tol_eV"], angular_rule=fsc["angular_rule"],
-                                grazing=grazing)
+            with stage("fermi_surface"):
+                return FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"],
+                                    fsc.get("k_max"), fsc["degeneracy_tol_eV"],
+                                    angular_rule=fsc["angular_rule"], grazing=grazing)
         except ModelError as exc:
             raise CaseError("fermi_surface.fermi_level_eV", mu,
                             f"not usable with this model: {exc}") from None
@@ -103,6 +108,7 @@ class Simulation:
         self.n_i_v0_sq = n_i_v0_sq_from_case(self.case["disorder"], self.fs)
         self.coll = Collision(self.fs, self.n_i_v0_sq)
         self.tau = self.coll.mean_tau()
+        check_merged_splitting(self.fs, self.tau)
         self.mean_free_path = self.fs.mean_speed() * self.tau
         slab = self.case["slab"]
         if "thickness_nm" in slab:
@@ -135,10 +141,11 @@ class Simulation:
     # -- bulk -----------------------------------------------------------------
     def bulk(self):
         """Homogeneous solution: phi (Ns,) and observables (dict of scalars)."""
-        phi, m = BulkBoltzmann(self.fs, self.coll, self.field).solve()
-        allst = np.arange(self.fs.n_states)
-        parts = self.observables.local_parts(phi, np.zeros_like(phi), m, allst)
-        obs = self.observables.finish(parts, m)
+        with stage("bulk"):
+            phi, m = BulkBoltzmann(self.fs, self.coll, self.field).solve()
+            allst = np.arange(self.fs.n_states)
+            parts = self.observables.local_parts(phi, np.zeros_like(phi), m, allst)
+            obs = self.observables.finish(parts, m)
         return phi, obs
 
     def bulk_conductivity(self, obs):
@@ -180,21 +187,24 @@ class Simulation:
         n_unknowns : int
         """
         t0 = time.perf_counter()
-        prob = self.problem()
+        with stage("operator"):
+            prob = self.problem()
         self.setup_seconds += time.perf_counter() - t0
         log.info("slab d = %.4g nm (%.4g l), %d nodes x %d moments + 2 = %d unknowns "
                  "(%d Fermi points), backend %s on %d rank(s)", self.thickness,
                  self.thickness / self.mean_free_path, self.grid.n_nodes, prob.n_moments,
                  prob.n_unknowns, self.fs.n_states, self.backend.name, self.backend.size)
-        u, info = self.backend.solve(prob, self.case["solver"])
+        with stage("solve"):
+            u, info = self.backend.solve(prob, self.case["solver"])
         log.info("solved in %d iterations, %.3g s, residual %.2g", info.iterations, info.seconds,
                  info.residual)
-        phi, dphi, m = prob.solution(u)
-        parts = self.backend.allreduce(self.observables.local_parts(phi, dphi, m, prob.states))
-        obs = self.observables.finish(parts, m)
-        # primitive G of the gradient part (gradient = -dG/dx): exact cell
-        # integrals for the edge excess and decay length
-        prim = self.backend.allreduce(self.observables.gradient_primitives(phi, prob.states))
+        with stage("observables"):
+            phi, dphi, m = prob.solution(u)
+            parts = self.backend.allreduce(self.observables.local_parts(phi, dphi, m, prob.states))
+            obs = self.observables.finish(parts, m)
+            # primitive G of the gradient part (gradient = -dG/dx): exact cell
+            # integrals for the edge excess and decay length
+            prim = self.backend.allreduce(self.observables.gradient_primitives(phi, prob.states))
         prims = {name: {"gradient": prim[..., i]} for i, name in enumerate(self.observables.names)}
         return obs, prims, info, prob.n_unknowns
 
