@@ -2,6 +2,8 @@
 
 :class:`Simulation` is the Python API (notebooks); the CLI calls it too.
 
+Examples
+--------
 >>> from slabqkt import load_case, Simulation
 >>> case = load_case("geometries/rashba_strip.toml", ["slab.n_x=100"])
 >>> result = Simulation(case).run()          # doctest: +SKIP
