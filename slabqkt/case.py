@@ -15,14 +15,14 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 from .errors import CaseError
+from .keys import VECTOR_MAX, VECTOR_MIN_NORM, Key  # noqa: F401 (Key is part of this API)
+from .lattice.builders import FILM_KEYS, KIND_DOC, LATTICE_KEYS, LATTICE_KINDS
 from .tools import get_logger
 
 log = get_logger("case")
 
 #: direction vectors: components bounded so that their squared norm is finite, and a length
 #: that does not underflow when normalised
-VECTOR_MAX = 1e100
-VECTOR_MIN_NORM = 1e-100
 #: eigenspace size N of each model kind (custom matrices are N x N)
 N_OF_KIND = {"parabolic": 1, "rashba": 2, "orbital_p": 3}
 #: keys that replace each other: a key given with --set drops the others given in the file
@@ -36,92 +36,6 @@ NAME_MAX = 100
 TAU_MIN, TAU_MAX = 1e-6, 1e9
 
 
-class Key:
-    """One case key.
-
-    Parameters
-    ----------
-    kind : {"float", "int", "str", "bool", "vector", "list", "table"}
-    default : object or None
-        ``None`` means optional with no default (absent from the resolved case).
-    unit : str
-    doc : str
-    lo, hi : float, optional
-        Allowed closed range (``lo_open``/``hi_open`` make it open).
-    choices : tuple, optional
-    """
-
-    def __init__(self, kind, default, unit, doc, lo=None, hi=None, lo_open=False, hi_open=False,
-                 choices=None, length=None, allowed_text=None):
-        self.kind, self.default, self.unit, self.doc = kind, default, unit, doc
-        self.lo, self.hi, self.lo_open, self.hi_open = lo, hi, lo_open, hi_open
-        self.choices, self.length = choices, length
-        self.allowed_text = allowed_text
-
-    def allowed(self):
-        if self.allowed_text:
-            return "allowed: " + self.allowed_text
-        if self.choices:
-            return "allowed: " + ", ".join(repr(c) for c in self.choices)
-        if self.kind == "vector":
-            return (f"allowed: a direction: a list of {self.length} real numbers, each |x| <= "
-                    f"{VECTOR_MAX:g}, of length >= {VECTOR_MIN_NORM:g}")
-        parts = []
-        if self.lo is not None:
-            parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
-        if self.hi is not None:
-            parts.append(f"{'<' if self.hi_open else '<='} {self.hi:g}")
-        what = {"float": "a real number", "int": "an integer", "str": "a string",
-                "bool": "true or false", "list": "a list", "table": "a table"}[self.kind]
-        return "allowed: " + what + ((" " + " and ".join(parts)) if parts else "")
-
-    def check(self, name, value):
-        k = self.kind
-        bad = CaseError(name, value, self.allowed())
-        if k == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise bad
-            value = float(value)
-            if not math.isfinite(value):
-                raise bad
-        elif k == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, float) and value.is_integer():
-                    value = int(value)
-                else:
-                    raise bad
-        elif k == "str":
-            if not isinstance(value, str):
-                raise bad
-        elif k == "bool":
-            if not isinstance(value, bool):
-                raise bad
-        elif k == "vector":
-            if not isinstance(value, (list, tuple)) or len(value) != self.length or not all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                    and abs(v) <= VECTOR_MAX for v in value):
-                raise bad
-            value = [float(v) for v in value]
-            # |x| <= 1e100: the squares cannot overflow; the length must not underflow
-            if math.sqrt(sum(v * v for v in value)) < VECTOR_MIN_NORM:
-                raise bad
-        elif k == "list":
-            if not isinstance(value, (list, tuple)):
-                raise bad
-            value = list(value)
-        elif k == "table":
-            if not isinstance(value, dict):
-                raise bad
-        if self.choices and value not in self.choices:
-            raise bad
-        if k in ("float", "int"):
-            if self.lo is not None and (value < self.lo or (self.lo_open and value == self.lo)):
-                raise bad
-            if self.hi is not None and (value > self.hi or (self.hi_open and value == self.hi)):
-                raise bad
-        return value
-
-
 _SURFACE = {
     "specularity": Key("float", None, "1", "Fuchs specularity p of this surface (probability of "
                        "specular reflection, the same for every state). Give this or roughness_nm; "
@@ -133,10 +47,11 @@ _SURFACE = {
 
 SCHEMA = {
     "model": {
-        "kind": Key("str", "parabolic", "-", "Bloch Hamiltonian h(k): 'parabolic' (one band, "
-                    "N = 1), 'rashba' (2DEG with optional exchange, the paper's Eq. 11, N = 2), "
-                    "'orbital_p' (p-orbital l = 1 continuum model, N = 3).",
-                    choices=("parabolic", "rashba", "orbital_p")),
+        "kind": Key("str", "parabolic", "-", "Bloch Hamiltonian h(k). Continuum models: "
+                    "'parabolic' (one band, N = 1), 'rashba' (2DEG with optional exchange, the "
+                    "paper's Eq. 11, N = 2), 'orbital_p' (p-orbital l = 1 continuum model, "
+                    "N = 3). " + KIND_DOC,
+                    choices=("parabolic", "rashba", "orbital_p") + LATTICE_KINDS),
         "dimension": Key("int", 2, "-", "Dimension d of k-space: 2 (strip, k = (kx, ky)) or 3 "
                          "(film, k = (kx, ky, kz)). The slab normal is x.", choices=(2, 3)),
         "effective_mass": Key("float", 1.0, "m_e", "Effective mass m*/m_e of the parabolic part "
@@ -156,7 +71,9 @@ SCHEMA = {
         "unitary_seed": Key("int", None, "-", "If set, apply a random unitary basis change "
                             "h -> U h U^+ (and every observable O -> U O U^+) drawn with this "
                             "seed: results must not change (gauge test).", 0, 2 ** 63 - 1),
+        **LATTICE_KEYS,
     },
+    "film": dict(FILM_KEYS),
     "fermi_surface": {
         "fermi_level_eV": Key("float", 0.1, "eV", "Chemical potential mu (energy zero: the k = 0 "
                               "midpoint of the bands).", -100.0, 100.0),
@@ -185,6 +102,23 @@ SCHEMA = {
         "k_max": Key("float", None, "nm^-1", "Largest |k| searched for Fermi crossings "
                      "(default: from the model; at most 100 times the model's bound, or the "
                      "radial scan cannot resolve the crossings).", 0.0, 1e6, lo_open=True),
+        "lattice_grid": Key("int", 64, "-", "Lattice models: k-grid points along each "
+                            "reciprocal axis of the zone on which the Fermi contours (2D) or "
+                            "isosurfaces (3D) are extracted before Newton refinement; it must "
+                            "resolve every sheet (docs/fermi_surfaces.md).", 4, 4096),
+        "n_points": Key("int", None, "-", "Lattice models: target number of Fermi points. 2D: "
+                        "Gauss nodes shared among the contour pieces by length (default 256). "
+                        "3D: the marching-cubes mesh is subdivided until it has at least this "
+                        "many (default: no subdivision).", 8, 2 ** 26),
+        "sea_grid": Key("int", 48, "-", "Lattice models: cells per reciprocal axis of the zone "
+                        "grid of the Fermi-sea (intrinsic) part of Eq. (1); its error is "
+                        "estimated with sea_grid/2 (docs/models.md).", 4, 4096),
+        "sea_refine": Key("int", 4, "-", "Lattice models: sub-cells per axis of the sea-grid "
+                          "cells that the Fermi surface crosses (1: plain midpoint rule).", 1, 64),
+        "sea_tolerance": Key("float", 0.02, "1", "Lattice models: a WARNING is logged when the "
+                             "two-grid error estimate of an intrinsic part exceeds this fraction "
+                             "of the largest intrinsic part of that observable's scale.",
+                             0.0, 1.0, lo_open=True),
     },
     "disorder": {
         "tau_fs": Key("float", None, "fs", "Relaxation time tau (DOS-averaged 1/tau). Give "
@@ -413,7 +347,7 @@ def _check_observables(case):
             raise CaseError("observables.names", names, SCHEMA["observables"]["names"].allowed())
         check_name("observables.names", n)
     custom = obs.get("custom", {})
-    N = N_OF_KIND[case["model"]["kind"]]
+    N = N_OF_KIND.get(case["model"]["kind"])  # lattice models: checked when the model is built
     clean = {}
     for cname, spec in custom.items():
         validate_custom(cname, spec, N)

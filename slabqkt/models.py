@@ -175,6 +175,8 @@ class Rotated(Model):
     def __init__(self, model, U):
         self.inner, self.U = model, U
         self.N, self.dimension = model.N, model.dimension
+        #: lattice models keep their zone (a basis change does not move k)
+        self.zone = getattr(model, "zone", None)
 
     def _rot(self, A):
         return self.U @ A @ self.U.conj().T
@@ -264,8 +266,18 @@ def _check_k_max(model, fsc):
 
 def build_model(case):
     """The model of a resolved case."""
+    from .lattice.builders import LATTICE_KINDS, build_lattice_model  # lattice models subclass Model
     mc = case["model"]
     kind, dim = mc["kind"], mc["dimension"]
+    if kind in LATTICE_KINDS:
+        table = {k: v for k, v in mc.items() if k != "unitary_seed"}
+        model = build_lattice_model(table, case.get("film"), case["fermi_surface"]["fermi_level_eV"])
+        if mc.get("unitary_seed") is not None:
+            model = Rotated(model, random_unitary(model.N, mc["unitary_seed"]))
+        return model
+    if any(case.get("film", {}).values()):
+        raise CaseError("film", case["film"], "only used by lattice models (model.kind one of "
+                        + ", ".join(LATTICE_KINDS) + "); continuum models have x as the normal")
     if kind == "parabolic":
         model = ParabolicBand(dim, mc["effective_mass"])
     elif kind == "rashba":

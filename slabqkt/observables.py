@@ -23,7 +23,10 @@ import numpy as np
 from .band_geometry import Eigensystem
 from .errors import CaseError
 from .tools.progress import Progress
+from .tools import get_logger
 from .units import E_CHARGE, HBAR
+
+log = get_logger("observables")
 
 
 class Observable:
@@ -330,14 +333,40 @@ class ObservableSet:
     caller reduces over ranks before adding the uniform intrinsic part).
     """
 
-    def __init__(self, observables, model, fs, coll, field, n_radial=64, gap_tol=None):
+    def __init__(self, observables, model, fs, coll, field, n_radial=64, gap_tol=None, sea=None):
         self.observables = observables
         self.fs, self.coll = fs, coll
         gap_tol = gap_tol if gap_tol is not None else 10 * fs.tol
         self.weights = [StateWeights(o, fs, coll, gap_tol) for o in observables]
-        self.intrinsic = intrinsic_all(observables, model, fs, field, n_radial)
+        #: two-grid error estimate of each intrinsic part (lattice models), else None
+        self.intrinsic_error = None
+        if sea is None:
+            self.intrinsic = intrinsic_all(observables, model, fs, field, n_radial)
+        else:
+            from .lattice.fermi_sea import intrinsic_lattice
+            self.intrinsic, self.intrinsic_error = intrinsic_lattice(
+                observables, model, fs.energy, field, sea["grid"], fs.tol, sea["refine"],
+                sea.get("partition"), sea.get("allreduce"))
+            self._check_sea(sea)
         self.gamma_prime = 2 * np.pi * coll.n_i_v0_sq
         self.min_gap = min((fs.es.min_interband_gap(fs.group),), default=np.inf)
+
+    def _check_sea(self, sea):
+        """WARN where the error estimate exceeds sea['tolerance'] of the intrinsic part.
+
+        An intrinsic part that vanishes by symmetry is compared with the estimate itself
+        relative to the largest intrinsic part of an observable with the same unit.
+        """
+        by_unit = {}
+        for o, v in zip(self.observables, self.intrinsic):
+            by_unit[o.unit] = max(by_unit.get(o.unit, 0.0), abs(v))
+        for o, v, e in zip(self.observables, self.intrinsic, self.intrinsic_error):
+            scale = max(abs(v), 1e-3 * by_unit[o.unit])
+            if scale > 0 and e > sea["tolerance"] * scale:
+                log.warning("intrinsic part of %s: %.4g with a two-grid error estimate of %.2g "
+                            "(%.2g relative, above fermi_surface.sea_tolerance = %g): raise "
+                            "fermi_surface.sea_grid (now %d) or sea_refine", o.name, v, e,
+                            e / scale, sea["tolerance"], sea["grid"])
 
     @property
     def names(self):

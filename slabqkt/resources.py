@@ -6,7 +6,7 @@ Fermi points, r <= N^2 collision moments and n = n_x + 1 nodes:
 
 - Fermi-surface search: the radial scan evaluates h on R x 256 points, ~3 N^2 complex each;
 - Fermi surface and eigensystem: per point U, P, dh (d + 1 copies) and the observable weights,
-  whose largest temporary is (S, r, N, N) complex, ~ (4 + 2 d) N^2 + 3 r N^2 complex;
+  ~ (8 + 2 d) N^2 complex and 2 r floats (collision coefficients);
 - Fermi-sea (intrinsic) chunks of 20 000 points, ~(6 + 2 d) N^2 complex each;
 - the slab sweep: about 12 arrays of n x S/ranks floats (transfer factors, sources,
   characteristics, phi and its gradient);
@@ -46,8 +46,11 @@ def available_bytes():
         return None
 
 
-def sizes(case):
+def sizes(case, bands=None):
     """Problem sizes of a resolved case (upper bounds before the Fermi surface is known).
+
+    ``bands`` is N for lattice models (known once the model is built); their Fermi points
+    are estimated from fermi_surface.n_points (2D) or the isosurface grid (3D).
 
     Returns
     -------
@@ -55,10 +58,16 @@ def sizes(case):
         bands N, rays, fermi_points (<= N rays), moments (<= N^2), nodes (None for a bulk-only
         case) and unknowns (nodes moments + 2, or None).
     """
-    N = N_OF_KIND[case["model"]["kind"]]
     fs = case["fermi_surface"]
     d = case["model"]["dimension"]
-    rays = fs["n_angles"] * (2 * fs["n_polar"] if d == 3 else 1)
+    N = N_OF_KIND.get(case["model"]["kind"], bands)
+    if N is None:
+        raise ValueError("sizes() of a lattice case needs bands=N")
+    if case["model"]["kind"] in N_OF_KIND:
+        rays = fs["n_angles"] * (2 * fs["n_polar"] if d == 3 else 1)
+    else:  # lattice: "rays" counts Fermi points per band (marching cubes ~ 4 n^2 faces per sheet)
+        n = fs["lattice_grid"]
+        rays = max(fs.get("n_points") or 256, 4 * n * n if d == 3 else 0)
     slab = case["slab"]
     has_slab = "thickness_nm" in slab or "thickness_mfp" in slab
     nodes = slab["n_x"] + 1 if has_slab else None
@@ -67,7 +76,7 @@ def sizes(case):
             "nodes": nodes, "unknowns": nodes * r + 2 if has_slab else None}
 
 
-def estimate(case, ranks=1):
+def estimate(case, ranks=1, bands=None):
     """Peak memory (bytes) of one process of a run, by part; see the module docstring.
 
     Returns
@@ -75,12 +84,12 @@ def estimate(case, ranks=1):
     dict
         'fermi_search', 'fermi_surface', 'fermi_sea', 'sweep', 'krylov' and 'total' in bytes.
     """
-    z = sizes(case)
+    z = sizes(case, bands)
     N, d, S, r = z["bands"], z["dimension"], z["fermi_points"], z["moments"]
     N2 = N * N
     out = {
         "fermi_search": z["rays"] * SCAN_POINTS * (3 * N2 * 16 + 8 * (N + d)),
-        "fermi_surface": S * ((4 + 2 * d) * N2 + 3 * r * N2) * 16,
+        "fermi_surface": S * ((8 + 2 * d) * N2 * 16 + 2 * r * 8),
         "fermi_sea": min(S * case["fermi_surface"]["n_radial"], SEA_CHUNK) * (6 + 2 * d) * N2 * 16,
         "sweep": 0,
         "krylov": 0,
@@ -97,7 +106,7 @@ def _gib(b):
     return f"{b / 2 ** 30:.3g} GiB"
 
 
-def check_memory(case, ranks=1, available=None):
+def check_memory(case, ranks=1, available=None, bands=None):
     """Log the problem size and the memory estimate; refuse a run that cannot fit.
 
     Parameters
@@ -115,7 +124,7 @@ def check_memory(case, ranks=1, available=None):
         Naming the key of the largest part (slab.n_x, fermi_surface.n_angles, ...) when the
         estimate exceeds the available memory.
     """
-    z, est = sizes(case), estimate(case, ranks)
+    z, est = sizes(case, bands), estimate(case, ranks, bands)
     avail = available_bytes() if available is None else available
     line = (f"problem size: up to {z['fermi_points']} Fermi points ({z['bands']} band(s) x "
             f"{z['rays']} rays)" + (f", {z['nodes']} nodes, up to {z['unknowns']} unknowns"
@@ -137,6 +146,9 @@ def check_memory(case, ranks=1, available=None):
         key, value = "slab.n_x", case["slab"]["n_x"]
     elif big == "fermi_sea":
         key, value = "fermi_surface.n_radial", fs["n_radial"]
+    elif case["model"]["kind"] not in N_OF_KIND:
+        key, value = ("fermi_surface.n_points", fs.get("n_points")) if fs.get("n_points") else \
+            ("fermi_surface.lattice_grid", fs["lattice_grid"])
     elif z["dimension"] == 3 and fs["n_polar"] > fs["n_angles"] // 2:
         key, value = "fermi_surface.n_polar", fs["n_polar"]
     else:

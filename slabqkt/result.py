@@ -228,6 +228,9 @@ class Result:
     phi_shape: tuple = ()
     #: attributes of the /provenance group (slabqkt.provenance.collect)
     provenance: dict = dataclasses.field(default_factory=dict)
+    #: two-grid error estimate of the intrinsic part per observable (lattice models), in the
+    #: observable's density unit; stored as the attribute ``intrinsic_error`` of its group
+    intrinsic_error: dict = dataclasses.field(default_factory=dict)
 
     @property
     def conductivity_ratio(self):
@@ -288,6 +291,8 @@ class Result:
                 unit = self.density_unit(name)
                 g.attrs["units"] = unit
                 g.attrs["operator_units"] = self.units.get(name, "1")
+                if name in self.intrinsic_error:
+                    g.attrs["intrinsic_error"] = float(self.intrinsic_error[name])
                 for part in PARTS:
                     val = np.asarray(parts[part])
                     if self.x is not None:
@@ -400,8 +405,10 @@ def load_result(path):
         try:
             attrs = {k: _plain(v) for k, v in f.attrs.items() if k not in ("case", "format")}
             x = f["x"][...] if "x" in f else None
-            obs, bulk, units, edges = {}, {}, {}, {}
+            obs, bulk, units, edges, ierr = {}, {}, {}, {}, {}
             for name, g in f["observables"].items():
+                if "intrinsic_error" in g.attrs:
+                    ierr[name] = float(g.attrs["intrinsic_error"])
                 obs[name] = {p: g[p][()] for p in PARTS}
                 bulk[name] = {p: float(g[p].attrs["bulk"]) for p in PARTS}
                 units[name] = _plain(g.attrs.get("operator_units", "1"))
@@ -413,7 +420,7 @@ def load_result(path):
         except (OSError, KeyError, ValueError) as exc:
             raise SlabQKTError(f"{path} is a damaged slabqkt result ({_reason(exc)})") from None
     return Result(case=case, x=x, observables=obs, bulk=bulk, attrs=attrs, units=units,
-                  edges=edges, provenance=prov)
+                  edges=edges, provenance=prov, intrinsic_error=ierr)
 
 
 def file_kind(path):

@@ -57,9 +57,10 @@ class Simulation:
         self.backend = backend
         t0 = time.perf_counter()
         self.model = build_model(case)
-        check_memory(case, ranks=self.backend.size)  # before anything large is allocated
+        check_memory(case, ranks=self.backend.size, bands=self.model.N)  # before anything large
         fsc = case["fermi_surface"]
         mu = fsc["fermi_level_eV"]
+        self.lattice = getattr(self.model, "zone", None) is not None
         self.grid = None
         self.fs = self._fermi_surface(mu)
         self._disorder()
@@ -78,8 +79,13 @@ class Simulation:
                                    + list(case["observables"]["names"])))
         obs = [make_observable(n, self.model, case["observables"].get("custom")) for n in names]
         with stage("observable_weights"):
+            sea = None
+            if self.lattice:
+                sea = {"grid": fsc["sea_grid"], "refine": fsc["sea_refine"],
+                       "tolerance": fsc["sea_tolerance"], "partition": self.backend.partition,
+                       "allreduce": self.backend.allreduce}
             self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
-                                             fsc["n_radial"])
+                                             fsc["n_radial"], sea=sea)
         self.setup_seconds = time.perf_counter() - t0
         log.info("Fermi surface: %d states on %d sheet(s), tau = %.4g fs, l = %.4g nm, "
                  "n_i v0^2 = %.4g eV^2 nm^%d", self.fs.n_states, self.fs.n_sheets, self.tau,
@@ -98,6 +104,12 @@ class Simulation:
         fsc = self.case["fermi_surface"]
         try:
             with stage("fermi_surface"):
+                if self.lattice:
+                    from .lattice.fermi_surface import LatticeFermiSurface
+                    return LatticeFermiSurface(self.model, mu, fsc["lattice_grid"],
+                                               fsc.get("n_points"), fsc["degeneracy_tol_eV"],
+                                               partition=self.backend.partition,
+                                               allgather=self.backend.allgather)
                 return FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"],
                                     fsc.get("k_max"), fsc["degeneracy_tol_eV"],
                                     angular_rule=fsc["angular_rule"], grazing=grazing)
@@ -122,7 +134,7 @@ class Simulation:
 
     def _grazing_scale(self):
         """The angular scale d/l of a thin slab's grazing refinement, or None."""
-        if self.thickness is None:
+        if self.thickness is None or self.lattice:  # the lattice sampler has no ray rule
             return None
         kappa = self.thickness / self.mean_free_path
         if kappa >= self.GRAZING_KAPPA:
@@ -231,12 +243,17 @@ class Simulation:
         kT = KB * tc["kelvin"]
         mu, W = self.fs.energy, tc["energy_window_kT"]
         fsc = self.case["fermi_surface"]
-        k_max = fsc.get("k_max") or self.model.k_max(mu + W * kT)
-        if k_max is None:  # no bound on |k|: the k = 0 eigenvalues only
-            edges = np.linalg.eigvalsh(self.model.h(np.zeros(self.model.dimension)))
-            bottom = -np.inf
+        if self.lattice:
+            # periodic bands: each band's minimum and maximum on a coarse zone grid (where its
+            # sheet appears and leaves); approximate, so the window is not clipped
+            edges, bottom = _zone_band_edges(self.model), -np.inf
         else:
-            edges, bottom = band_extrema(self.model, self.fs.ray_dirs, k_max)
+            k_max = fsc.get("k_max") or self.model.k_max(mu + W * kT)
+            if k_max is None:  # no bound on |k|: the k = 0 eigenvalues only
+                edges = np.linalg.eigvalsh(self.model.h(np.zeros(self.model.dimension)))
+                bottom = -np.inf
+            else:
+                edges, bottom = band_extrema(self.model, self.fs.ray_dirs, k_max)
         edges = merge_edges((edges - mu) / kT, 1e-3)
         lo = None
         if bottom > mu - W * kT:
@@ -388,8 +405,26 @@ class Simulation:
             "first_cell_mfp": float(self.grid.dx[0] / self.mean_free_path),
         })
         units = {o.name: o.unit for o in self.observables.observables}
+        ierr = self._intrinsic_errors()
         return Result(case=self.case, x=x, observables=obs, bulk=bulk_obs, attrs=attrs,
-                      units=units, edges=edges)
+                      units=units, edges=edges, intrinsic_error=ierr)
+
+    def _film_attrs(self):
+        """Lattice models: the film frame (rotation crystal -> film, x = normal) echoed."""
+        f = getattr(getattr(self.model, "inner", self.model), "orientation", None)
+        if f is None:
+            return {}
+        return {"film_rotation": np.asarray(f.rotation, float),
+                "film_normal_primitive_reciprocal": np.asarray(f.miller, int),
+                "film_normal_key": f"{f.key} = {f.value!r}",
+                "fermi_surface_sampler": "lattice"}
+
+    def _intrinsic_errors(self):
+        """name -> two-grid error estimate of the intrinsic part (lattice models), else {}."""
+        err = self.observables.intrinsic_error
+        if err is None:
+            return {}
+        return {o.name: float(e) for o, e in zip(self.observables.observables, err)}
 
     def _attrs(self, bulk_obs, quadrature_error=float("nan")):
         d = self.model.dimension
@@ -407,6 +442,7 @@ class Simulation:
             "field_V_per_nm": self.field.tolist(),
             "n_fermi_points": int(self.fs.n_states),
             "min_interband_gap_eV": float(self.observables.min_gap),
+            **self._film_attrs(),
             "hbar_eV_fs": HBAR,
         }
         if self.case["temperature"]["kelvin"] > 0:
@@ -421,8 +457,20 @@ class Simulation:
         obs, _, qerr = self._weighted(lambda sim: (sim.bulk()[1], None),
                                       lambda o: self._along_field(o))
         units = {o.name: o.unit for o in self.observables.observables}
+        ierr = self._intrinsic_errors()
         return Result(case=self.case, x=None, observables=obs, bulk=obs,
-                      attrs=self._attrs(obs, qerr), units=units, edges={})
+                      attrs=self._attrs(obs, qerr), units=units, edges={}, intrinsic_error=ierr)
+
+
+def _zone_band_edges(model, n=24):
+    """Per-band minimum and maximum (eV) of a lattice model on an n^d grid of its zone."""
+    d = model.dimension
+    t = (np.arange(n) + 0.5) / n
+    frac = np.stack(np.meshgrid(*([t] * d), indexing="ij"), axis=-1).reshape(-1, d)
+    k = frac @ np.asarray(model.zone.reciprocal, float)
+    chunks = np.array_split(k, max(1, len(k) // 4096))  # bounded memory for large N
+    ev = np.concatenate([np.linalg.eigvalsh(model.h(c)) for c in chunks])
+    return np.concatenate([ev.min(axis=0), ev.max(axis=0)])
 
 
 def _scale(obs, w):

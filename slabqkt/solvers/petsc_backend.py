@@ -228,6 +228,12 @@ class PetscBackend(Backend):
     def bcast(self, obj):
         return self.comm.bcast(obj, root=0)
 
+    def allgather(self, a):
+        """Concatenation (along axis 0) of every rank's array, in rank order."""
+        if self.size == 1:
+            return a
+        return np.concatenate(self.comm.allgather(np.asarray(a)), axis=0)
+
     def barrier(self):
         self.comm.Barrier()
 
