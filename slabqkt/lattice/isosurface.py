@@ -1,0 +1,161 @@
+"""3D lattice Fermi surfaces: triangulated isosurfaces on the half zone, one node per face.
+
+Algorithm (see docs/fermi_surfaces.md):
+
+1. Eigenvalues on the grid k_x in [0, B/2] (n/2 + 1 points) x t_1, t_2 in
+   [-1/2, 1/2] (n + 1 points each, both ends evaluated) of the half zone.
+2. For every eigenvalue index that is the first of its eigenspace, the
+   isosurface eps_i = mu by marching cubes (scikit-image, Lewiner's variant).
+3. Vertices projected onto the surface by Newton steps along the gradient;
+   vertices on a face of the domain (the mirror planes k_x = 0, B/2 and the
+   periodic faces t_i = +-1/2) move inside that face, so the half mesh closes
+   up with its mirror image and its periodic images.
+4. Optionally ``levels`` midpoint subdivisions (each face into four, the new
+   vertices projected the same way).
+5. One node per face: the centroid, projected onto the surface along the
+   gradient. Weight w = (S . grad eps) / ((2 pi)^3 |grad eps|^2), S the face's
+   vector area: the area of the surface patch over the face (S . nu, nu the
+   unit normal) divided by |grad eps|. Second order in the mesh size h.
+"""
+import numpy as np
+
+from ..errors import ModelError
+from .fermi_surface import check_gaps, components, constraint_normals, plane_normals
+
+
+def _subdivide(V, F, mask, idx):
+    e = np.sort(F[:, [[0, 1], [1, 2], [2, 0]]], axis=-1).reshape(-1, 2)
+    uniq, inv = np.unique(e, axis=0, return_inverse=True)
+    inv = inv.reshape(-1, 3) + len(V)
+    mids = 0.5 * (V[uniq[:, 0]] + V[uniq[:, 1]])
+    m01, m12, m20 = inv[:, 0], inv[:, 1], inv[:, 2]
+    v0, v1, v2 = F[:, 0], F[:, 1], F[:, 2]
+    F2 = np.concatenate([np.stack([v0, m01, m20], 1), np.stack([v1, m12, m01], 1),
+                         np.stack([v2, m20, m12], 1), np.stack([m01, m12, m20], 1)])
+    return mids, mask[uniq[:, 0]] & mask[uniq[:, 1]], idx[uniq[:, 0]], F2
+
+
+def build_isosurface(runner, zone, n, n_points=None, levels=None):
+    """Half-zone Fermi-surface nodes and weights (see the module docstring).
+
+    Returns a dict: k (Nh, 3), w (Nh,), eigen_index (Nh,), sheet, sheet_mirror
+    (Nh,), levels, n_faces, h (mean edge length, nm^-1).
+    """
+    from skimage.measure import marching_cubes
+    B = zone.kx_period
+    q1, q2 = zone.par
+    ex = np.eye(3)[0]
+    nx = n // 2
+    kx = np.linspace(0.0, B / 2, nx + 1)
+    t = np.linspace(-0.5, 0.5, n + 1)
+    Kg = (kx[:, None, None, None] * ex + t[None, :, None, None] * q1
+          + t[None, None, :, None] * q2)
+    E = runner.eigvals(Kg)
+    dk = max(B / 2 / nx, np.linalg.norm(q1) / n, np.linalg.norm(q2) / n)
+    mu = runner.mu
+    Vs, Fs, Ms, Is = [], [], [], []
+    nv = 0
+    for i in range(E.shape[-1]):
+        Fg = E[..., i] - mu
+        if Fg.min() >= 0 or Fg.max() <= 0:
+            continue
+        # grid values exactly at the level make faces inside the grid planes: nudge them
+        Fg = np.where(Fg == 0, 1e-13 * max(1.0, abs(mu)), Fg)
+        verts, faces, _, _ = marching_cubes(Fg, 0.0, allow_degenerate=False)
+        if not len(faces):
+            continue
+        k = (verts[:, :1] * (B / 2 / nx) * ex + (verts[:, 1:2] / n - 0.5) * q1
+             + (verts[:, 2:3] / n - 0.5) * q2)
+        tol = 1e-9
+        m = ((np.abs(verts[:, 0]) < tol) * 1 | (np.abs(verts[:, 0] - nx) < tol) * 2
+             | (np.abs(verts[:, 1]) < tol) * 4 | (np.abs(verts[:, 1] - n) < tol) * 8
+             | (np.abs(verts[:, 2]) < tol) * 16 | (np.abs(verts[:, 2] - n) < tol) * 32)
+        Vs.append(k)
+        Fs.append(faces.astype(np.int64) + nv)
+        Ms.append(m.astype(np.int64))
+        Is.append(np.full(len(k), i))
+        nv += len(k)
+    empty = dict(k=np.zeros((0, 3)), w=np.zeros(0), eigen_index=np.zeros(0, int),
+                 sheet=np.zeros(0, int), sheet_mirror=np.zeros(0, int), levels=0, n_faces=0)
+    if not Vs:
+        return empty
+    V0, F, mask, idx = (np.concatenate(a) for a in (Vs, Fs, Ms, Is))
+    pn = plane_normals(zone)
+    V, G, gap, first, _ = runner.project(V0, idx, normals=constraint_normals(mask, pn, 3),
+                                         what="isosurface vertices")
+    keep_v = np.ones(len(V), bool)
+    for i in np.unique(idx):
+        sel = idx == i
+        if not first[sel].any():
+            keep_v[sel] = False
+        elif not first[sel].all():
+            raise ModelError(f"eigenspace degeneracy changes along the Fermi surface at {mu:g} eV "
+                             f"(eigenvalue {i} merges with a lower one on part of its sheet): bands "
+                             "touch there; adjust fermi_surface.degeneracy_tol_eV")
+    check_gaps(gap[keep_v], G[keep_v], dk, mu, runner.tol, "at an isosurface vertex")
+    if not keep_v.all():
+        newid = np.cumsum(keep_v) - 1
+        F = newid[F[keep_v[F[:, 0]]]]
+        V, G, mask, idx = V[keep_v], G[keep_v], mask[keep_v], idx[keep_v]
+    # a face inside a mirror plane carries no flux (v_x = 0 there): drop it
+    F = F[(mask[F[:, 0]] & mask[F[:, 1]] & mask[F[:, 2]] & 3) == 0]
+    if not len(F):
+        return empty
+    if levels is None:
+        levels = 0
+        if n_points is not None:
+            levels = int(max(0, np.round(np.log(max(n_points, 1) / (2.0 * len(F))) / np.log(4))))
+    for _ in range(levels):
+        mids, mm, mi, F = _subdivide(V, F, mask, idx)
+        km, gm, gapm, _, _ = runner.project(mids, mi, normals=constraint_normals(mm, pn, 3),
+                                            what="isosurface vertices")
+        check_gaps(gapm, gm, dk, mu, runner.tol, "at an isosurface vertex")
+        V, mask, idx = np.concatenate([V, km]), np.concatenate([mask, mm]), np.concatenate([idx, mi])
+    fi = idx[F[:, 0]]
+    T = V[F]  # (Nf, 3, 3)
+    S = 0.5 * np.cross(T[:, 1] - T[:, 0], T[:, 2] - T[:, 0])
+    k, g = _face_nodes(runner, T, fi, B)
+    gg = np.einsum("fd,fd->f", g, g)
+    flux = np.einsum("fd,fd->f", S, g)
+    # marching cubes orients each mesh consistently; fix the sign per eigenvalue index
+    sgn = np.ones(len(F))
+    for i in np.unique(fi):
+        sel = fi == i
+        sgn[sel] = np.sign(flux[sel].sum()) or 1.0
+    w = sgn * flux / ((2 * np.pi) ** 3 * gg)
+    ok = np.linalg.norm(S, axis=-1) > 0
+    k, w, fi, F, g = k[ok], w[ok], fi[ok], F[ok], g[ok]
+    nvv = len(V)
+    pts = np.concatenate([V, V * [-1.0, 1.0, 1.0]])
+    e = F[:, [[0, 1], [1, 2]]].reshape(-1, 2)
+    lab = components(pts, np.concatenate([e, e + nvv]), zone)
+    edge_len = np.linalg.norm(T[:, 1] - T[:, 0], axis=-1).mean()
+    return dict(k=k, w=w, eigen_index=fi, sheet=lab[F[:, 0]], sheet_mirror=lab[nvv + F[:, 0]],
+                levels=levels, n_faces=len(F), h=float(edge_len), grid=(nx + 1, n + 1, n + 1))
+
+
+def _face_nodes(runner, T, fi, B):
+    """Face nodes projected onto the surface, inside 0 < k_x < B/2 and off v_x = 0."""
+    bary = np.array([[1 / 3, 1 / 3, 1 / 3], [0.5, 0.25, 0.25], [0.25, 0.5, 0.25], [0.25, 0.25, 0.5]])
+    todo = np.arange(len(T))
+    k = np.zeros((len(T), 3))
+    g = np.zeros((len(T), 3))
+    ex = np.zeros((1, 3, 3))
+    ex[0, 0, 0] = 1.0
+    for b in bary:
+        if not len(todo):
+            break
+        c = np.einsum("j,fjd->fd", b, T[todo])
+        kk, gg, *_ = runner.project(c, fi[todo], what="face nodes")
+        out = (kk[:, 0] <= 0) | (kk[:, 0] >= B / 2)
+        if out.any():
+            # a node of a face next to a mirror plane moves parallel to it
+            kk[out], gg[out], *_ = runner.project(c[out], fi[todo][out],
+                                                  normals=np.repeat(ex, out.sum(), 0),
+                                                  what="face nodes")
+        k[todo], g[todo] = kk, gg
+        bad = np.abs(gg[:, 0]) <= 1e-9 * np.linalg.norm(gg, axis=-1)
+        todo = todo[bad]
+    if len(todo):
+        raise ModelError("a Fermi point has v_x = 0 on the isosurface; change fermi_surface.lattice_grid")
+    return k, g
