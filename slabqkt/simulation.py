@@ -245,7 +245,8 @@ class Simulation:
         fsc = self.case["fermi_surface"]
         if self.lattice:
             # periodic bands: each band's minimum and maximum on a coarse zone grid (where its
-            # sheet appears and leaves); approximate, so the window is not clipped
+            # sheet appears and leaves); approximate, and the lattice sampler cannot resolve
+            # the tiny pockets next to a band bottom, so the window is not clipped
             edges, bottom = _zone_band_edges(self.model), -np.inf
         else:
             k_max = fsc.get("k_max") or self.model.k_max(mu + W * kT)
@@ -463,9 +464,13 @@ class Simulation:
 
 
 def _zone_band_edges(model, n=24):
-    """Per-band minimum and maximum (eV) of a lattice model on an n^d grid of its zone."""
+    """Per-band minimum and maximum (eV) of a lattice model on an n^d grid of its zone.
+
+    The grid holds k = 0 and the zone-boundary points (n even), where the
+    extrema of symmetric lattices sit; elsewhere they are approximate.
+    """
     d = model.dimension
-    t = (np.arange(n) + 0.5) / n
+    t = np.arange(n) / n
     frac = np.stack(np.meshgrid(*([t] * d), indexing="ij"), axis=-1).reshape(-1, d)
     k = frac @ np.asarray(model.zone.reciprocal, float)
     chunks = np.array_split(k, max(1, len(k) // 4096))  # bounded memory for large N
