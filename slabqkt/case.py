@@ -83,6 +83,12 @@ SCHEMA = {
         "angular_rule": Key("str", "gauss", "-", "2D ray rule: 'gauss' (Gauss-Legendre in theta "
                             "on each half circle k_x > 0, k_x < 0) or 'midpoint' (uniform).",
                             choices=("gauss", "midpoint")),
+        "grazing_refinement": Key("str", "auto", "-", "Thin slabs (d/l < 0.1): 'auto' grades "
+                                  "the angular rule geometrically towards v_x = 0 down to "
+                                  "|v_x|/|v| ~ d/l (2D: in pi/2 - |theta|, 'gauss' rule only; "
+                                  "3D: in mu = kx/|k|), where the grazing states carry the "
+                                  "current; 'none' keeps the plain rule (a WARNING below d/l = "
+                                  "0.01).", choices=("auto", "none")),
         "n_polar": Key("int", 16, "-", "3D only: Gauss-Legendre nodes in mu = kx/|k| on each "
                        "half (0,1) and (-1,0) (double-Gauss rule).", 1, 2 ** 16),
         "n_radial": Key("int", 64, "-", "Gauss-Legendre nodes per radial interval for Fermi-sea "
@@ -132,7 +138,15 @@ SCHEMA = {
         "n_x": Key("int", 200, "-", "Number of cells of the x grid (nodes: n_x + 1). The "
                    "memory the run needs is estimated first: more than the machine has is an "
                    "error.", 2, 10 ** 7),
-        "grading": Key("float", 0.5, "1", "Grid refinement near both surfaces, 0 (uniform) to 1 "
+        "grid": Key("str", "auto", "-", "x grid: 'geometric' (cells growing by a constant "
+                    "ratio from first_cell_mfp at each wall to the middle; uniform when the slab "
+                    "is thin), 'cosine' (slab.grading), or 'auto': 'cosine' if slab.grading is "
+                    "given, else 'geometric'. A WARNING says when the first cell exceeds l/2.",
+                    choices=("auto", "geometric", "cosine")),
+        "first_cell_mfp": Key("float", 0.1, "1", "Geometric grid: width of the cells at the "
+                              "walls in mean free paths l.", 1e-8, 1e8),
+        "grading": Key("float", None, "1", "Cosine grid (giving it selects slab.grid = "
+                       "'cosine'; default 0.5): refinement near both surfaces, 0 (uniform) to 1 "
                        "(strongest): x = d (1 - cos(pi u))/2 blended with uniform.", 0.0, 1.0,
                        hi_open=True),
     },
@@ -152,10 +166,16 @@ SCHEMA = {
     "temperature": {
         "kelvin": Key("float", 0.0, "K", "Temperature. T > 0 integrates independent energy "
                       "slices weighted by -df/de.", 0.0, 1e4),
-        "n_energies": Key("int", 16, "-", "T > 0: Gauss-Legendre energy slices over "
-                          "mu +- energy_window_kT kT.", 1, 10 ** 4),
+        "n_energies": Key("int", 6, "-", "T > 0: energy slices per panel of the -df/de Gauss "
+                          "rule over mu +- energy_window_kT kT; the window is split into panels "
+                          "at band edges and clipped at the band bottom. A check rule with half "
+                          "as many slices per panel (solved too) gives the error estimate.",
+                          1, 10 ** 4),
         "energy_window_kT": Key("float", 12.0, "1", "T > 0: half width of the energy window "
                                 "in units of kT.", 0.0, 100.0, lo_open=True),
+        "tolerance": Key("float", 1e-4, "1", "T > 0: a WARNING when the relative error estimate "
+                         "of the energy quadrature (current along E; result attribute "
+                         "temperature_quadrature_error) exceeds this.", 0.0, 1.0, lo_open=True),
     },
     "observables": {
         "names": Key("list", ["density", "current_x", "current_y"], "-",

@@ -26,7 +26,30 @@ from .tools.progress import Progress
 from .units import HBAR
 
 
-def rays(dimension, n_angles, n_polar=None, rule="gauss"):
+def graded_rule(n, length, scale):
+    """n nodes and weights on (0, length), refined geometrically towards 0 down to ``scale``.
+
+    A quarter of the nodes (at least 2) form a Gauss-Legendre rule on
+    (0, scale); the rest a Gauss-Legendre rule in t = ln(y) on (scale,
+    length), i.e. y = scale e^t with weights y dt (rescaled to integrate a
+    constant exactly): panels shrink geometrically towards 0. An integrand
+    with structure on every scale between ``scale`` and ``length`` (the 1/y
+    tail of the grazing states of a thin slab, y = |v_x|/|v|) is smooth in t.
+    """
+    n1 = max(2, n // 4)
+    n2 = n - n1
+    x, w = np.polynomial.legendre.leggauss(n1)
+    y1, w1 = 0.5 * scale * (x + 1), 0.5 * scale * w
+    T = np.log(length / scale)
+    x, w = np.polynomial.legendre.leggauss(n2)
+    t = 0.5 * T * (x + 1)
+    y2 = scale * np.exp(t)
+    w2 = 0.5 * T * w * y2
+    w2 *= (length - scale) / w2.sum()  # exact for constants (the DOS) with few nodes too
+    return np.concatenate([y1, y2]), np.concatenate([w1, w2])
+
+
+def rays(dimension, n_angles, n_polar=None, rule="gauss", grazing=None):
     """Ray directions (Nr, d), solid-angle weights (Nr,), mirror map (Nr,).
 
     The mirror map sends the ray of (k_x, k_perp) to that of (-k_x, k_perp).
@@ -34,9 +57,25 @@ def rays(dimension, n_angles, n_polar=None, rule="gauss"):
     half circle k_x > 0 and k_x < 0 (high order: the distribution is
     smooth on each half but not across k_x = 0); 'midpoint' is the uniform
     rule theta_j = (j + 1/2) 2 pi / n.
+
+    ``grazing`` (an angular scale, typically d/l of a thin slab; None: no
+    refinement) replaces the rule towards k_x = 0 by :func:`graded_rule`:
+    in 2D in psi = pi/2 - |theta| on each quarter circle (n/4 nodes), in 3D
+    in mu = k_x/|k| on each half (n_polar nodes). The set stays mirror
+    symmetric in k_x and k_y and has no ray with k_x = 0.
     """
     if dimension == 2:
-        if rule == "gauss":
+        if grazing is not None and rule == "gauss":
+            nq = n_angles // 4
+            psi, wq = graded_rule(nq, 0.5 * np.pi, grazing)
+            quarter = 0.5 * np.pi - psi  # theta in (0, pi/2), k_x > 0, k_y > 0
+            half = np.concatenate([-quarter[::-1], quarter])
+            wh = np.concatenate([wq[::-1], wq])
+            theta = np.concatenate([half, np.pi - half])
+            dw = np.concatenate([wh, wh])
+            nh = 2 * nq
+            mirror = np.concatenate([np.arange(nh) + nh, np.arange(nh)])
+        elif rule == "gauss":
             x, wx = np.polynomial.legendre.leggauss(n_angles // 2)
             half = 0.5 * np.pi * x  # in (-pi/2, pi/2), k_x > 0
             theta = np.concatenate([half, np.pi - half])
@@ -50,9 +89,14 @@ def rays(dimension, n_angles, n_polar=None, rule="gauss"):
             mirror = (n_angles // 2 - 1 - np.arange(n_angles)) % n_angles
         dirs = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
         return dirs, dw, mirror
-    x, wx = np.polynomial.legendre.leggauss(n_polar)
-    mu_half = 0.5 * (x + 1.0)
-    w_half = 0.5 * wx
+    if grazing is not None:
+        mu_half, w_half = graded_rule(n_polar, 1.0, grazing)
+        order = np.argsort(mu_half)
+        mu_half, w_half = mu_half[order], w_half[order]
+    else:
+        x, wx = np.polynomial.legendre.leggauss(n_polar)
+        mu_half = 0.5 * (x + 1.0)
+        w_half = 0.5 * wx
     mu = np.concatenate([-mu_half[::-1], mu_half])
     wmu = np.concatenate([w_half[::-1], w_half])
     phi = (np.arange(n_angles) + 0.5) * 2 * np.pi / n_angles
@@ -69,6 +113,49 @@ def rays(dimension, n_angles, n_polar=None, rule="gauss"):
 def _eigvals_on_rays(model, dirs, radii):
     k = radii[..., None] * dirs
     return np.linalg.eigvalsh(model.h(k))
+
+
+def band_extrema(model, dirs, k_max, n_scan=256, iters=80):
+    """Band edges seen by the ray sampling, and the band bottom (eV).
+
+    On every ray, every eigenvalue is scanned on |k| in [0, k_max]; a local
+    extremum along the ray (found from a sign change of the slope, refined
+    by golden-section search) and the value at k = 0 are energies where the
+    number of Fermi crossings on that ray changes: the sampled Fermi surface,
+    and every observable, is not smooth in the energy there.
+
+    Returns
+    -------
+    edges : (M,) sorted energies (eV), k = 0 eigenvalues and ray extrema
+    bottom : float, the lowest band energy found (eV)
+    """
+    nr = len(dirs)
+    kk = np.linspace(0.0, k_max, n_scan)
+    ev = _eigvals_on_rays(model, dirs[:, None, :], np.broadcast_to(kk, (nr, n_scan)))  # (Nr, S, N)
+    e0 = np.linalg.eigvalsh(model.h(np.zeros(model.dimension)))
+    slope = np.sign(np.diff(ev, axis=1))  # (Nr, S-1, N)
+    turn = slope[:, 1:, :] * slope[:, :-1, :] < 0  # extremum near sample j + 1
+    ir, jj, ib = np.nonzero(turn)
+    found = []
+    if len(ir):
+        sgn = slope[ir, jj, ib]  # +1: rising then falling (maximum)
+        a, b = kk[jj], kk[jj + 2]
+        d = dirs[ir]
+        g = 0.5 * (np.sqrt(5.0) - 1.0)
+
+        def value(r):
+            e = np.linalg.eigvalsh(model.h(r[:, None] * d))[np.arange(len(r)), ib]
+            return -sgn * e  # minimise
+
+        for _ in range(iters):
+            c1, c2 = b - g * (b - a), a + g * (b - a)
+            left = value(c1) < value(c2)
+            a, b = np.where(left, a, c1), np.where(left, c2, b)
+        r = 0.5 * (a + b)
+        found = np.linalg.eigvalsh(model.h(r[:, None] * d))[np.arange(len(r)), ib]
+    edges = np.unique(np.concatenate([e0, np.asarray(found, float)]))
+    bottom = float(min(ev.min(), edges.min()))
+    return edges, bottom
 
 
 def crossing_radii(model, dirs, energy, k_max, n_scan=256, iters=60):
@@ -131,12 +218,13 @@ class FermiSurface:
     """
 
     def __init__(self, model, energy, n_angles=256, n_polar=16, k_max=None, tol=1e-9,
-                 rel_check=1e-7, angular_rule="gauss"):
+                 rel_check=1e-7, angular_rule="gauss", grazing=None):
         self.model = model
         self.energy = float(energy)
         self.dimension = d = model.dimension
         self.tol = tol
-        self.ray_dirs, self.ray_dw, self.ray_mirror = rays(d, n_angles, n_polar, angular_rule)
+        self.ray_dirs, self.ray_dw, self.ray_mirror = rays(d, n_angles, n_polar, angular_rule,
+                                                           grazing)
         if k_max is None:
             k_max = model.k_max(energy)
             if k_max is None:

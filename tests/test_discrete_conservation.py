@@ -52,7 +52,9 @@ def test_converges_without_symmetry(rashba_case, m):
     jx = []
     for nx in (20, 40, 80):
         sim = Simulation(rashba_case(model={"exchange_eV": 0.02, "magnetization": m},
-                                     slab={"n_x": nx},
+                                     # a fixed grid family refined by n_x (the geometric
+                                     # grid keeps its first cell at l/10 instead)
+                                     slab={"n_x": nx, "grading": 0.5},
                                      boundaries={"left": {"specularity": 0.2},
                                                  "right": {"roughness_nm": 0.3}}))
         res = sim.run()
