@@ -113,8 +113,9 @@ SCHEMA = {
         "sea_grid": Key("int", 48, "-", "Lattice models: cells per reciprocal axis of the zone "
                         "grid of the Fermi-sea (intrinsic) part of Eq. (1); its error is "
                         "estimated with sea_grid/2 (docs/models.md).", 4, 4096),
-        "sea_refine": Key("int", 4, "-", "Lattice models: sub-cells per axis of the sea-grid "
-                          "cells that the Fermi surface crosses (1: plain midpoint rule).", 1, 64),
+        "sea_refine": Key("int", None, "-", "Lattice models: sub-cells per axis of the sea-grid "
+                          "cells that the Fermi surface crosses (1: plain midpoint rule; default "
+                          "4 in 2D, 2 in 3D).", 1, 64),
         "sea_tolerance": Key("float", 0.02, "1", "Lattice models: a WARNING is logged when the "
                              "two-grid error estimate of an intrinsic part exceeds this fraction "
                              "of the largest intrinsic part of that observable's scale.",

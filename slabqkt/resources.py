@@ -65,9 +65,12 @@ def sizes(case, bands=None):
         raise ValueError("sizes() of a lattice case needs bands=N")
     if case["model"]["kind"] in N_OF_KIND:
         rays = fs["n_angles"] * (2 * fs["n_polar"] if d == 3 else 1)
-    else:  # lattice: "rays" counts Fermi points per band (marching cubes ~ 4 n^2 faces per sheet)
+    else:  # lattice: "rays" counts Fermi points per band; at most 6 sheets (3 Kramers pairs)
+        # are assumed to cross, marching cubes gives ~ 8 n^2 nodes per sheet on an n^3 grid
         n = fs["lattice_grid"]
-        rays = max(fs.get("n_points") or 256, 4 * n * n if d == 3 else 0)
+        sheets = min(N, 6)
+        per_sheet = max((fs.get("n_points") or 256) // sheets, 8 * n * n if d == 3 else 0)
+        rays = per_sheet * sheets // N
     slab = case["slab"]
     has_slab = "thickness_nm" in slab or "thickness_mfp" in slab
     nodes = slab["n_x"] + 1 if has_slab else None

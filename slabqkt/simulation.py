@@ -81,7 +81,8 @@ class Simulation:
         with stage("observable_weights"):
             sea = None
             if self.lattice:
-                sea = {"grid": fsc["sea_grid"], "refine": fsc["sea_refine"],
+                sea = {"grid": fsc["sea_grid"],
+                       "refine": fsc.get("sea_refine") or (4 if self.model.dimension == 2 else 2),
                        "tolerance": fsc["sea_tolerance"], "partition": self.backend.partition,
                        "allreduce": self.backend.allreduce}
             self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
