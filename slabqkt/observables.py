@@ -273,7 +273,7 @@ def intrinsic_all(observables, model, fs, field, n_radial=64):
     return fermi_sea_sum(observables, model, kk, wk, occ_all, field, fs.tol)
 
 
-def fermi_sea_sum(observables, model, k, wk, occ, field, tol, chunk=20000):
+def fermi_sea_sum(observables, model, k, wk, occ, field, tol, chunk=20000, bound=None):
     """Sum over k points of the intrinsic (Fermi-sea) integrand of Eq. (1).
 
     o_I = -e sum_{n != m} int_k (f_n - f_m)/(eps_n - eps_m) E.Tr[A_nm O]
@@ -289,6 +289,10 @@ def fermi_sea_sum(observables, model, k, wk, occ, field, tol, chunk=20000):
         called with the eigenvalues (eV) of each chunk.
     tol : float
         Degeneracy tolerance (eV).
+    bound : ndarray (n_obs,), optional
+        If given, sum_k wk |e| sum_ij |(fac E.dh)_ij| max_ij |O_ij| is added to it in place:
+        a bound of the sum of |integrand| that no cancellation (symmetry) makes small, the
+        scale of the sum's rounding errors.
 
     Returns
     -------
@@ -309,11 +313,15 @@ def fermi_sea_sum(observables, model, k, wk, occ, field, tol, chunk=20000):
         with np.errstate(divide="ignore", invalid="ignore"):
             fac = np.where(same, 0.0, (oc[:, :, None] - oc[:, None, :]) / np.where(same, 1.0, de) ** 2)
         facEdh = fac * np.einsum("j,sjab->sab", E, es.dh)
+        if bound is not None:
+            size = wk[sl] * np.abs(facEdh).sum(axis=(-2, -1))
         for i, obs in enumerate(observables):
             Om = obs.matrix(model, k[sl], dho)
             Ot = es.U.conj().swapaxes(-1, -2) @ Om @ es.U
             val = np.real(1j * np.einsum("sij,sji->s", facEdh, Ot))
             total[i] += E_CHARGE * np.sum(wk[sl] * val)
+            if bound is not None:
+                bound[i] += abs(E_CHARGE) * np.sum(size * np.abs(Ot).max(axis=(-2, -1)))
     return total
 
 
@@ -344,9 +352,11 @@ class ObservableSet:
             self.intrinsic = intrinsic_all(observables, model, fs, field, n_radial)
         else:
             from .lattice.fermi_sea import intrinsic_lattice
+            #: sum of |integrand| of each intrinsic part (no cancellation): rounding scale
+            self.intrinsic_bound = np.zeros(len(observables))
             self.intrinsic, self.intrinsic_error = intrinsic_lattice(
                 observables, model, fs.energy, field, sea["grid"], fs.tol, sea["refine"],
-                sea.get("partition"), sea.get("allreduce"))
+                sea.get("partition"), sea.get("allreduce"), bound=self.intrinsic_bound)
             self._check_sea(sea)
         self.gamma_prime = 2 * np.pi * coll.n_i_v0_sq
         self.min_gap = min((fs.es.min_interband_gap(fs.group),), default=np.inf)
@@ -355,13 +365,17 @@ class ObservableSet:
         """WARN where the error estimate exceeds sea['tolerance'] of the intrinsic part.
 
         An intrinsic part that vanishes by symmetry is compared with the estimate itself
-        relative to the largest intrinsic part of an observable with the same unit.
+        relative to the largest intrinsic part of an observable with the same unit, and
+        never below 1e-8 of the sum of |integrand| (intrinsic_bound): values and estimates
+        under it are rounding errors (all the observables of a unit may vanish by symmetry,
+        e.g. every spin density of a T and I symmetric crystal).
         """
         by_unit = {}
         for o, v in zip(self.observables, self.intrinsic):
             by_unit[o.unit] = max(by_unit.get(o.unit, 0.0), abs(v))
-        for o, v, e in zip(self.observables, self.intrinsic, self.intrinsic_error):
-            scale = max(abs(v), 1e-3 * by_unit[o.unit])
+        for o, v, e, b in zip(self.observables, self.intrinsic, self.intrinsic_error,
+                              self.intrinsic_bound):
+            scale = max(abs(v), 1e-3 * by_unit[o.unit], 1e-8 * b)
             if scale > 0 and e > sea["tolerance"] * scale:
                 log.warning("intrinsic part of %s: %.4g with a two-grid error estimate of %.2g "
                             "(%.2g relative, above fermi_surface.sea_tolerance = %g): raise "

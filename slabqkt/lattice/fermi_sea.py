@@ -46,7 +46,7 @@ def _surface_cells(occ, n, d):
 
 
 def grid_sum(observables, model, energy, field, n, tol, refine=4, partition=None,
-             allreduce=None, chunk=20000):
+             allreduce=None, chunk=20000, bound=None):
     """The intrinsic parts (n_obs,) on the n^d grid with refined Fermi-surface cells.
 
     Parameters
@@ -55,6 +55,9 @@ def grid_sum(observables, model, energy, field, n, tol, refine=4, partition=None
         Sub-cells per axis of a cell the Fermi surface may cross (1: plain midpoint rule).
     partition, allreduce : callable, optional
         MPI hooks: the indices of n items this rank computes; the sum over ranks.
+    bound : ndarray (n_obs,), optional
+        Receives (added in place, summed over ranks) the sums of |integrand| of
+        :func:`~slabqkt.observables.fermi_sea_sum`.
     """
     zone = model.zone
     d = zone.dimension
@@ -74,8 +77,9 @@ def grid_sum(observables, model, energy, field, n, tol, refine=4, partition=None
     coarse[fine] = False
     # plain cells: the centre value
     sel = mine[coarse[mine]]
+    local_bound = None if bound is None else np.zeros(len(observables))
     total = fermi_sea_sum(observables, model, k[sel], np.full(len(sel), wk), occ[sel], field, tol,
-                          chunk)
+                          chunk, local_bound)
     # refined cells: refine^d sub-cell midpoints each
     fine_mine = fine[np.isin(fine, mine)]
     if len(fine_mine):
@@ -86,12 +90,14 @@ def grid_sum(observables, model, energy, field, n, tol, refine=4, partition=None
         for lo in range(0, len(fine_mine), per):
             kk = (k[fine_mine[lo:lo + per], None, :] + sub[None]).reshape(-1, d)
             total = total + fermi_sea_sum(observables, model, kk, np.full(len(kk), ws),
-                                          occupation, field, tol, chunk)
+                                          occupation, field, tol, chunk, local_bound)
+    if bound is not None:
+        bound += allreduce(local_bound)
     return allreduce(total)
 
 
 def intrinsic_lattice(observables, model, energy, field, n, tol, refine=4, partition=None,
-                      allreduce=None):
+                      allreduce=None, bound=None):
     """Intrinsic parts and their two-grid error estimates.
 
     Parameters
@@ -107,12 +113,14 @@ def intrinsic_lattice(observables, model, energy, field, n, tol, refine=4, parti
         Degeneracy tolerance (eV).
     refine : int
         Sub-cells per axis in Fermi-surface cells.
+    bound : ndarray (n_obs,), optional
+        Receives the sums of |integrand| on the n grid (see :func:`grid_sum`).
 
     Returns
     -------
     value, error : ndarray (n_obs,), unit of O times nm^-d
     """
     args = (observables, model, energy, field)
-    fine = grid_sum(*args, n, tol, refine, partition, allreduce)
+    fine = grid_sum(*args, n, tol, refine, partition, allreduce, bound=bound)
     coarse = grid_sum(*args, n // 2, tol, refine, partition, allreduce)
     return fine, np.abs(fine - coarse)
