@@ -22,6 +22,9 @@ import numpy as np
 from ..errors import ModelError
 from .fermi_surface import check_gaps, components, constraint_normals, plane_normals
 
+#: faces with w <= 0 whose |w| adds up to less than this share of the total are slivers
+SLIVER_SHARE = 1e-4
+
 
 def _subdivide(V, F, mask, idx):
     e = np.sort(F[:, [[0, 1], [1, 2], [2, 0]]], axis=-1).reshape(-1, 2)
@@ -124,6 +127,12 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
         sgn[sel] = np.sign(flux[sel].sum()) or 1.0
     w = sgn * flux / ((2 * np.pi) ** 3 * gg)
     ok = np.linalg.norm(S, axis=-1) > 0
+    # slivers: a grid vertex a tiny fraction of a step from the level gets tiny faces round
+    # it, and some flip over (w < 0) when projected onto the surface. Far below the rule's
+    # error, they are dropped; a real fold (a mesh too coarse) is refused by the caller.
+    flip = w <= 0
+    if flip.any() and np.abs(w[flip]).sum() < SLIVER_SHARE * np.abs(w).sum():
+        ok &= ~flip
     k, w, fi, F, g = k[ok], w[ok], fi[ok], F[ok], g[ok]
     nvv = len(V)
     pts = np.concatenate([V, V * [-1.0, 1.0, 1.0]])
