@@ -507,3 +507,13 @@ def test_isosurface_slivers_at_a_grid_vertex_near_the_level_are_not_a_fold():
                                   "fermi_surface": {"fermi_level_eV": 1.0, "lattice_grid": 12,
                                                     "sea_grid": 8}},
                                  {"disorder": {"tau_fs": 10.0}})))
+
+
+def test_fcc_film_gauge_invariance():
+    """The (001) fcc s + p + SOC film (rotated into the film frame) under a random unitary
+    basis change and relabelled orbitals: the same film."""
+    ref_sim = Simulation(_fcc_case([0, 0, 1]))
+    ref = ref_sim.run()
+    case = _fcc_case([0, 0, 1])
+    case["model"].update(spin_order="block", p_order="cartesian", unitary_seed=3)
+    _same_results(ref, Simulation(case).run(), ref_sim)
