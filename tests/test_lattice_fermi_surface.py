@@ -313,7 +313,7 @@ def test_film_solve_single_band_formula(name, model, mu, grid, n_points):
     fs = LatticeFermiSurface(model, mu, grid, n_points)
     rw = fs.rank * fs.w
     assert np.all(np.abs(rw @ fs.v) < 1e-12 * (rw @ np.abs(fs.v)))
-    assert fs.weight_correction < (1e-10 if fs.dimension == 2 else 5e-3)
+    assert fs.weight_correction < (1e-12 if fs.dimension == 2 else 1e-3)
     coll = Collision(fs, 1.0)
     tau = 1.0 / coll.inv_tau
     d, p = 3.0 * fs.mean_speed() * tau.mean(), 0.3

@@ -23,7 +23,6 @@ import numpy as np
 
 from ..band_geometry import Eigensystem
 from ..errors import ModelError
-from ..units import HBAR
 
 #: Newton stops when |eps - mu| is below this (eV).
 ENERGY_TOL = 1e-12
@@ -387,4 +386,4 @@ class LatticeFermiSurface:
         return float(np.sum(rw * np.linalg.norm(self.v, axis=-1)) / rw.sum())
 
 
-__all__ = ["LatticeFermiSurface", "Runner", "HBAR"]
+__all__ = ["LatticeFermiSurface", "Runner"]
