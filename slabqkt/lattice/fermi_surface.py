@@ -292,6 +292,10 @@ class LatticeFermiSurface:
     mirror : (Ns,) index of the specular partner: k[mirror] = (-k_x, k_par),
         v_x[mirror] = -v_x, w[mirror] = w, exactly
     n_states : int; kind = 'lattice'
+    weight_correction : float
+        max |dw|/w of the correction that makes sum_s w_s v_par(s) = 0 per band
+    geometry : dict
+        Construction details (2D: n_arcs, arc, arc_length; 3D: levels, n_faces, h).
     """
 
     kind = "lattice"
