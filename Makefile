@@ -5,6 +5,7 @@
 #   make test    pytest, with SLABQKT_MPIEXEC set to MPICH's launcher
 #   make run     .venv/bin/slabqkt run geometries/rashba_strip.toml
 #   make bench   benchmarks/run_all.py
+#   make docs    the documentation site: tutorial figures, then mkdocs build --strict into site/
 #   make clean   remove .venv, stamps and caches (results/ is kept)
 #
 # Environment:
@@ -32,10 +33,10 @@ define export_mpiexec
 SLABQKT_MPIEXEC="$$(SLABQKT_MPIEXEC="$(or $(MPIEXEC),$${SLABQKT_MPIEXEC:-})" bash tools/find_mpiexec.sh)"
 endef
 
-.PHONY: help venv mpi test run bench clean
+.PHONY: help venv mpi test run bench docs clean
 
 help:
-	@sed -n '3,9p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# *//'
+	@sed -n '3,10p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# *//'
 
 venv: $(VENV_STAMP)
 
@@ -67,6 +68,10 @@ bench: venv mpi
 	@$(export_mpiexec) || exit 1; export SLABQKT_MPIEXEC; \
 	echo "[bench] SLABQKT_MPIEXEC=$$SLABQKT_MPIEXEC"; \
 	$(VPY) benchmarks/run_all.py
+
+docs: venv
+	@$(VPY) docs/tutorial/make_figures.py --outdir docs/figures
+	@NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -1,7 +1,10 @@
-"""Command line: ``slabqkt run|bulk|plot|scan``.
+"""Command line: ``slabqkt run|bulk|plot|info|scan``.
 
 PETSc options (``-ksp_type gmres -ksp_monitor`` ...) pass through to the
 PETSc backend: arguments starting with a single dash are left to PETSc.
+
+Exit codes: 0 done, 2 a one-line error (``slabqkt: error: ...``), 130
+interrupted (SIGINT), 143 terminated (SIGTERM; temporary files removed).
 """
 import argparse
 import os
@@ -9,16 +12,33 @@ import sys
 
 from .errors import SlabQKTError
 
+#: environment variables of MPI launchers (MPICH/Hydra, Open MPI, PMIx)
+_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
 
 def _split_petsc(argv):
-    """Separate PETSc options (single dash + letter, and their values) from ours."""
+    """Separate PETSc options (single dash + letter, and their values) from ours.
+
+    The token after a PETSc option is its value if it does not start with a
+    dash, or if it is a number (``-ksp_rtol -0.5``, ``-ksp_divtol -inf``).
+    """
     ours, petsc = [], []
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a.startswith("-") and not a.startswith("--") and len(a) > 2 and a[1].isalpha():
+        if a.startswith("-") and not a.startswith("--") and len(a) > 2 and a[1].isalpha() \
+                and not _is_number(a):
             petsc.append(a)
-            if i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            if i + 1 < len(argv) and (not argv[i + 1].startswith("-") or _is_number(argv[i + 1])):
                 petsc.append(argv[i + 1])
                 i += 1
         else:
@@ -38,12 +58,18 @@ def _parser():
     r.add_argument("--out", help="result file (default: output.file or results/<name>.h5)")
     r.add_argument("--backend", choices=("scipy", "petsc"), help="override solver.backend")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    r.add_argument("--force", action="store_true", help="replace an existing --out file even if "
+                   "it is not a slabqkt result (never a link, folder, device or the case file)")
     b = sub.add_parser("bulk", help="homogeneous bulk solution: conductivity and densities")
     b.add_argument("case")
     b.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     b.add_argument("--out", help="bulk result file (default: results/<name>_bulk.h5)")
-    pl = sub.add_parser("plot", help="(re)draw the plots of a result file")
-    pl.add_argument("file")
+    b.add_argument("--force", action="store_true", help="replace an existing --out file even if "
+                   "it is not a slabqkt result")
+    pl = sub.add_parser("plot", help="(re)draw the plots of a result file or a scan")
+    pl.add_argument("file", help="result file (.h5), scan file (scan.h5) or scan folder")
+    inf = sub.add_parser("info", help="what a result or scan file holds, and how it was made")
+    inf.add_argument("file")
     s = sub.add_parser("scan", help="parameter scan (see docs/scans.md)")
     s.add_argument("case")
     s.add_argument("rest", nargs=argparse.REMAINDER)
@@ -59,17 +85,23 @@ def _out_path(case, out):
 
 
 def main(argv=None):
+    from .tools.signals import Terminated, handle_sigterm
     argv = list(sys.argv[1:] if argv is None else argv)
     ours, petsc_opts = _split_petsc(argv)
     args = _parser().parse_args(ours)
     try:
-        return _dispatch(args, petsc_opts)
+        with handle_sigterm():
+            return _dispatch(args, petsc_opts, argv)
     except SlabQKTError as exc:
         sys.stderr.write(f"slabqkt: error: {_rank_tag()}{exc}\n")  # one write: one line
         _abort_mpi(2)
         return 2
+    except Terminated:
+        sys.stderr.write(f"slabqkt: interrupted (SIGTERM){_rank_suffix()}\n")
+        _abort_mpi(143)
+        return 143
     except KeyboardInterrupt:
-        print("slabqkt: interrupted", file=sys.stderr)
+        sys.stderr.write(f"slabqkt: interrupted{_rank_suffix()}\n")
         _abort_mpi(130)
         return 130
     except Exception:
@@ -94,6 +126,55 @@ def _rank_tag():
     return f"[rank {mpi.COMM_WORLD.rank}/{mpi.COMM_WORLD.size}] "
 
 
+def _rank_suffix():
+    tag = _rank_tag().strip()
+    return f" {tag}" if tag else ""
+
+
+def _launcher_size():
+    """Number of ranks this process was started with by an MPI launcher (1: none).
+
+    mpi4py is imported only when a launcher's environment variables say so
+    (and none gives the size), so that a serial run never initialises MPI.
+    """
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None:
+        return mpi.COMM_WORLD.size
+    for var in _SIZE_VARS:
+        if os.environ.get(var, "").strip().isdigit():
+            return int(os.environ[var])
+    if any(v in os.environ for v in _RANK_VARS):
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            return 2 if any(os.environ.get(v, "0") not in ("", "0") for v in _RANK_VARS) else 1
+        return MPI.COMM_WORLD.size
+    return 1
+
+
+def _choose_backend(case, args):
+    """Under an MPI launcher with several ranks a serial backend would solve the case on
+    every rank and all of them would write the same file: take PETSc, or refuse."""
+    size = _launcher_size()
+    if size <= 1 or case["solver"]["backend"] != "scipy":
+        return
+    if getattr(args, "backend", None) == "scipy":
+        raise SlabQKTError(f"--backend scipy runs on one process, but this run was started by an "
+                           f"MPI launcher with {size} ranks (each would solve the same case and "
+                           "write the same file): use --backend petsc, or run without mpiexec")
+    try:
+        from .solvers import petsc_backend  # noqa: F401
+    except ImportError as exc:
+        raise SlabQKTError(f"started by an MPI launcher with {size} ranks but solver.backend = "
+                           f"'scipy' runs on one process, and the petsc backend cannot be imported "
+                           f"({exc}): run `make mpi`, or run without mpiexec") from None
+    from .tools import get_logger
+    get_logger("cli").warning("started by an MPI launcher with %d ranks: solving with the petsc "
+                              "backend instead of solver.backend = 'scipy' (give --backend petsc "
+                              "to say so)", size)
+    case["solver"]["backend"] = "petsc"
+
+
 def _abort_mpi(code):
     """Under MPI an error on one rank must not leave the others waiting.
 
@@ -110,54 +191,131 @@ def _abort_mpi(code):
         mpi.COMM_WORLD.Abort(code)
 
 
-def _dispatch(args, petsc_opts):
+def _dispatch(args, petsc_opts, argv=()):
     from . import case as case_mod
+    from . import provenance
     if args.command == "scan":
         from .scan import main as scan_main
         return scan_main([args.case] + args.rest + petsc_opts)
     if args.command == "plot":
-        from .plots import plot_result, stem_of
-        from .result import load_result
-        res = load_result(args.file)
-        if res.x is None:
-            raise SlabQKTError(f"{args.file} is a bulk result: nothing to plot against x")
-        for p in plot_result(res, stem_of(args.file)):
-            print(p)
+        return _plot(args.file)
+    if args.command == "info":
+        from .result import describe_file
+        for line in describe_file(args.file):
+            print(line)
         return 0
     overrides = list(args.set)
     if getattr(args, "backend", None):
         overrides.append(f"solver.backend={args.backend}")
-    case = case_mod.load_case(args.case, overrides)
-    if petsc_opts and case["solver"]["backend"] != "petsc":
-        raise SlabQKTError(f"PETSc options {' '.join(petsc_opts)} given but solver.backend = "
-                           f"'{case['solver']['backend']}' (use --backend petsc)")
-    from .simulation import Simulation
-    from .solvers import get_backend
-    backend = get_backend(case["solver"]["backend"])
-    if petsc_opts:
-        backend.set_options(petsc_opts)
-    sim = Simulation(case, backend)
+    import time
+    t0 = time.perf_counter()
+    with provenance.timing() as seconds:
+        with provenance.stage("case"):
+            case = case_mod.load_case(args.case, overrides)
+            _choose_backend(case, args)
+        if petsc_opts and case["solver"]["backend"] != "petsc":
+            raise SlabQKTError(f"PETSc options {' '.join(petsc_opts)} given but solver.backend = "
+                               f"'{case['solver']['backend']}' (use --backend petsc)")
+        from .tools import comm_rank
+        root = comm_rank() == 0
+        if args.command == "bulk":
+            out = args.out or os.path.join("results", case.get("name", "case") + "_bulk.h5")
+            plots = []
+        else:
+            out = _out_path(case, args.out)
+            plots = _plot_names(case, out) if case["output"]["plots"] and not args.no_plots else []
+        if root:
+            # before the solve: a bad --out must not cost the run
+            from .result import check_output
+            check_output(out, args.force, protect=[args.case], also=plots)
+        from .simulation import Simulation
+        from .solvers import get_backend
+        backend = get_backend(case["solver"]["backend"])
+        if petsc_opts:
+            backend.set_options(petsc_opts)
+        sim = Simulation(case, backend)
+        if args.command == "bulk":
+            res = sim.run_bulk()
+        else:
+            res = sim.run()
+    seconds["total"] = time.perf_counter() - t0
     if args.command == "bulk":
-        res = sim.run_bulk()
         if backend.is_root:
             _print_bulk(res)
-            out = args.out or os.path.join("results", case.get("name", "case") + "_bulk.h5")
-            print(f"result: {res.save(out)}")
+            res.provenance = provenance.collect(argv, backend, seconds)
+            print(f"result: {res.save(out, force=args.force, protect=[args.case])}")
         return 0
-    res = sim.run()
     if backend.is_root:
-        from .plots import plot_result, stem_of
-        path = res.save(_out_path(case, args.out))
+        res.provenance = provenance.collect(argv, backend, seconds)
+        path = res.save(out, force=args.force, protect=[args.case])
         print(f"result: {path}")
         print(f"conductivity ratio sigma_film/sigma_bulk = {res.conductivity_ratio:.8f}")
         print(f"mean free path {res.attrs['mean_free_path_nm']:.5g} nm, tau "
               f"{res.attrs['tau_fs']:.5g} fs, {res.attrs['krylov_iterations']} Krylov iterations, "
               f"{res.attrs['solve_seconds']:.3g} s solve")
-        if case["output"]["plots"] and not args.no_plots:
-            for p in plot_result(res, stem_of(path)):
+        if plots:
+            for p in _draw(res, path):
                 print(f"plot: {p}")
     backend.barrier()
     return 0
+
+
+def _plot_names(case, out):
+    """File names (no folder) of the plots of a run writing ``out``."""
+    from .plots import stem_of
+    stem = os.path.basename(stem_of(out))
+    names = ["current"] + [n for n in case["observables"]["names"]
+                           if not (n.startswith("current_") or n == "density")]
+    return [f"{stem}_{n}.png" for n in names]
+
+
+def _draw(res, path):
+    """The plots of a result already saved at ``path``; a write error is one line and the
+    (complete) result file stays."""
+    from .plots import plot_result, stem_of
+    try:
+        return plot_result(res, stem_of(path))
+    except OSError as exc:
+        from .result import _reason
+        raise SlabQKTError(f"cannot write the plots beside {path} ({_reason(exc)}); the result "
+                           f"file {path} is complete") from None
+
+
+def _plot(path):
+    """``slabqkt plot FILE``: a slab result's plots, or a scan's summary plots."""
+    from .result import file_kind, load_result
+    kind = file_kind(path)
+    if kind == "scan":
+        paths = _plot_scan(path)
+    elif kind == "bulk":
+        raise SlabQKTError(f"{path} is a bulk result: nothing to plot against x")
+    else:
+        paths = _draw(load_result(path), path)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _plot_scan(path):
+    try:
+        from .scans import plot_scan_path
+    except ImportError:
+        plot_scan_path = None
+    if plot_scan_path is not None:
+        return plot_scan_path(path)
+    # until slabqkt.scans exists: the flat scan module
+    from .result import _reason
+    from .scan import read_scan
+    from .scan_plots import plot_scan
+    file = os.path.join(path, "scan.h5") if os.path.isdir(path) else path
+    if not os.path.isfile(file):
+        raise SlabQKTError(f"{path} is a scan folder without its combined scan.h5 (run the "
+                           "scan again to finish it)")
+    try:
+        data = read_scan(file)
+        return plot_scan(data, os.path.splitext(file)[0])
+    except (OSError, KeyError, ValueError) as exc:
+        raise SlabQKTError(f"{file}: cannot plot the scan ({_reason(exc)})") from None
 
 
 def _print_bulk(res):

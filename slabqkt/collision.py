@@ -19,7 +19,12 @@ N_s x N_s kernel is ever formed.
 """
 import numpy as np
 
+from .case import TAU_MAX, TAU_MIN
+from .errors import CaseError
+from .tools import get_logger
 from .units import HBAR
+
+log = get_logger("collision")
 
 
 def hermitian_basis(N):
@@ -101,12 +106,62 @@ def n_i_v0_sq_from_case(disorder, fs):
     tau is the DOS average (1/tau = sum r w / tau_s / sum r w) and the mean
     free path is l = <|v|> tau with <|v|> the DOS-weighted mean speed.
     """
-    if "n_i_v0_sq" in disorder:
-        return float(disorder["n_i_v0_sq"])
     unit = Collision(fs, 1.0)
     tau_unit = unit.mean_tau()  # tau scales as 1/(n_i v0^2)
-    if "tau_fs" in disorder:
-        tau = disorder["tau_fs"]
+    if "n_i_v0_sq" in disorder:
+        key = "n_i_v0_sq"
+        tau = tau_unit / float(disorder["n_i_v0_sq"])
+    elif "tau_fs" in disorder:
+        key, tau = "tau_fs", disorder["tau_fs"]
     else:
+        key = "mean_free_path_nm"
         tau = disorder["mean_free_path_nm"] / fs.mean_speed()
+    if not (TAU_MIN <= tau <= TAU_MAX):
+        raise CaseError(f"disorder.{key}", disorder[key],
+                        f"gives tau = {tau:.4g} fs; allowed: tau in [{TAU_MIN:g}, {TAU_MAX:g}] fs "
+                        "(outside it the products of the kinetic equation under- or overflow)")
+    if key == "n_i_v0_sq":
+        return float(disorder["n_i_v0_sq"])
     return tau_unit / tau
+
+
+def merged_splitting(fs):
+    """Largest eigenvalue spread (eV) inside one eigenspace over the Fermi surface.
+
+    Eigenvalues closer than ``fermi_surface.degeneracy_tol_eV`` are one eigenspace; this is the
+    largest splitting that the grouping treats as a degeneracy (0 for exact degeneracies and
+    non-degenerate bands).
+    """
+    es = fs.es
+    mem = es.members(fs.group)
+    hi = np.where(mem, es.eps, -np.inf).max(axis=-1)
+    lo = np.where(mem, es.eps, np.inf).min(axis=-1)
+    return float((hi - lo).max()) if len(lo) else 0.0
+
+
+def check_merged_splitting(fs, tau):
+    """Refuse a degeneracy tolerance that merges bands split by more than hbar/tau.
+
+    Merging split eigenvalues into one eigenspace drops their interband terms: an
+    approximation valid only when the splitting is below the disorder broadening hbar/tau
+    (the bands are then not resolved). A larger merged splitting is a CaseError on
+    ``fermi_surface.degeneracy_tol_eV``; a merged splitting above 1e-6 eV is logged.
+
+    Parameters
+    ----------
+    fs : FermiSurface
+    tau : float
+        DOS-averaged relaxation time (fs).
+    """
+    split = merged_splitting(fs)
+    broadening = HBAR / tau
+    if split > broadening:
+        raise CaseError("fermi_surface.degeneracy_tol_eV", fs.tol,
+                        f"merges eigenvalues split by up to {split:.3g} eV on the Fermi surface, "
+                        f"more than the disorder broadening hbar/tau = {broadening:.3g} eV: "
+                        "those bands are resolved; allowed: a tolerance below the splitting "
+                        "(the default 1e-9 eV)")
+    if split > 1e-6:
+        log.info("fermi_surface.degeneracy_tol_eV = %g eV merges eigenvalues split by up to "
+                 "%.3g eV on the Fermi surface (below hbar/tau = %.3g eV)", fs.tol, split,
+                 broadening)

@@ -22,6 +22,7 @@ import numpy as np
 
 from .band_geometry import Eigensystem
 from .errors import ModelError
+from .tools.progress import Progress
 from .units import HBAR
 
 
@@ -100,7 +101,9 @@ def crossing_radii(model, dirs, energy, k_max, n_scan=256, iters=60):
     if len(ir):
         a, b = lo[ir, ib], hi[ir, ib]
         d = dirs[ir]
+        progress = Progress(iters, "bisection steps of the Fermi surface", delay=2.0)
         for _ in range(iters):
+            progress.update()
             mid = 0.5 * (a + b)
             e = np.linalg.eigvalsh(model.h(mid[:, None] * d))[np.arange(len(ir)), ib]
             below = e < energy

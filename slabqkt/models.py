@@ -175,6 +175,8 @@ class Rotated(Model):
     def __init__(self, model, U):
         self.inner, self.U = model, U
         self.N, self.dimension = model.N, model.dimension
+        #: lattice models keep their zone (a basis change does not move k)
+        self.zone = getattr(model, "zone", None)
 
     def _rot(self, A):
         return self.U @ A @ self.U.conj().T
@@ -241,10 +243,41 @@ def _check_orbital_splitting(mc, fsc):
                         "by it; physically it must also exceed hbar/tau, docs/orbital.md)")
 
 
+MAGNETIZATION_DEFAULT = [0.0, 0.0, 1.0]
+#: a user's fermi_surface.k_max may exceed the model's own bound by at most this factor: the
+#: crossings are bracketed on 256 radial points in [0, k_max] and refined by 60 bisections, so
+#: a far too large k_max leaves the Fermi surface inside the first interval (k = 0 included),
+#: unresolved (wrong "degeneracy" or "below all bands" errors)
+K_MAX_FACTOR = 100.0
+
+
+def _check_k_max(model, fsc):
+    k_user = fsc.get("k_max")
+    if k_user is None:
+        return
+    k_model = model.k_max(fsc["fermi_level_eV"])
+    if k_model is not None and k_user > K_MAX_FACTOR * k_model:
+        raise CaseError("fermi_surface.k_max", k_user,
+                        f"allowed: at most {K_MAX_FACTOR:g} times the model's bound on k_F, i.e. "
+                        f"<= {K_MAX_FACTOR * k_model:.4g} nm^-1 here (the radial scan cannot "
+                        "resolve the Fermi crossings below a far larger k_max); omit it to use "
+                        f"the model's bound {k_model:.4g} nm^-1")
+
+
 def build_model(case):
     """The model of a resolved case."""
+    from .lattice.builders import LATTICE_KINDS, build_lattice_model  # lattice models subclass Model
     mc = case["model"]
     kind, dim = mc["kind"], mc["dimension"]
+    if kind in LATTICE_KINDS:
+        table = {k: v for k, v in mc.items() if k != "unitary_seed"}
+        model = build_lattice_model(table, case.get("film"), case["fermi_surface"]["fermi_level_eV"])
+        if mc.get("unitary_seed") is not None:
+            model = Rotated(model, random_unitary(model.N, mc["unitary_seed"]))
+        return model
+    if any(case.get("film", {}).values()):
+        raise CaseError("film", case["film"], "only used by lattice models (model.kind one of "
+                        + ", ".join(LATTICE_KINDS) + "); continuum models have x as the normal")
     if kind == "parabolic":
         model = ParabolicBand(dim, mc["effective_mass"])
     elif kind == "rashba":
@@ -261,6 +294,13 @@ def build_model(case):
     for key, used_by in (("alpha_R", "rashba"), ("exchange_eV", "rashba"), ("beta_eV_nm2", "orbital_p")):
         if mc.get(key, 0.0) != 0.0 and kind != used_by:
             raise CaseError(f"model.{key}", mc[key], f"only used by model.kind = '{used_by}'")
+    # magnetization has a default: only another direction counts as given (a resolved case
+    # written back and read again must stay valid)
+    m = mc.get("magnetization", MAGNETIZATION_DEFAULT)
+    if kind != "rashba" and list(m) != MAGNETIZATION_DEFAULT:
+        raise CaseError("model.magnetization", m, "only used by model.kind = 'rashba' (with "
+                        "model.exchange_eV); remove it")
+    _check_k_max(model, case["fermi_surface"])
     if mc.get("unitary_seed") is not None:
         model = Rotated(model, random_unitary(model.N, mc["unitary_seed"]))
     return model

@@ -22,7 +22,11 @@ import numpy as np
 
 from .band_geometry import Eigensystem
 from .errors import CaseError
+from .tools.progress import Progress
+from .tools import get_logger
 from .units import E_CHARGE, HBAR
+
+log = get_logger("observables")
 
 
 class Observable:
@@ -71,25 +75,95 @@ def _anticomm(A, vel):
     return f
 
 
+#: built-in observable names (docs/observables.md); a custom name may not be one of them
+BUILTIN = re.compile(r"density|current_[xyz]|(spin|orbital)_[xyz]|(spin|orbital)_current_[xyz][xyz]")
+
+#: largest |entry| of a custom matrix: products of entries with weights stay finite
+CUSTOM_MAX_ENTRY = 1e100
+
+
+def is_builtin(name):
+    """True if ``name`` is a built-in observable name (whatever the model)."""
+    return isinstance(name, str) and BUILTIN.fullmatch(name) is not None
+
+
+def check_name(key, name):
+    """An observable name must be a valid HDF5 group name: non-empty, printable, at most 64
+    characters, no '/' and no '.' (the result file stores one group per observable)."""
+    if (not isinstance(name, str) or not name or len(name) > 64 or not name.isprintable()
+            or "/" in name or "." in name or name != name.strip()):
+        raise CaseError(key, name, "allowed: an observable name: a non-empty printable string of "
+                        "at most 64 characters without '/', '.' or leading/trailing spaces")
+    return name
+
+
+def _matrix_of(key, part, value, N):
+    """A list of N lists of N finite real numbers -> (N, N) float array (no broadcasting)."""
+    want = f"allowed: {part} = a {N} x {N} list of lists of finite real numbers (N = {N}, the " \
+           "model's number of bands; |entries| <= 1e100)" if N else \
+           f"allowed: {part} = a square list of lists of finite real numbers (|entries| <= 1e100)"
+    rows = value
+    if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(r, (list, tuple)) for r in rows):
+        raise CaseError(f"{key}.{part}", value, want)
+    n = N or len(rows)
+    if len(rows) != n or any(len(r) != n for r in rows):
+        shape = f"{len(rows)} x " + "/".join(sorted({str(len(r)) for r in rows}))
+        raise CaseError(f"{key}.{part}", value, want + f"; got {shape}")
+    for r in rows:
+        for v in r:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) \
+                    or abs(v) > CUSTOM_MAX_ENTRY:
+                raise CaseError(f"{key}.{part}", value, want)
+    return np.array(rows, float)
+
+
+def validate_custom(name, spec, N=None):
+    """Check one ``[observables.custom]`` entry; returns (matrix (N, N) complex, unit).
+
+    ``spec`` must be a table with the keys ``real`` and/or ``imag`` (each an N x N list of
+    lists of finite real numbers, no broadcasting) and optionally ``unit`` (a string); no other
+    keys. The matrix real + i imag must be Hermitian. ``name`` must be a valid observable name
+    that is not a built-in one. ``N=None`` checks everything but the size.
+    """
+    key = f"observables.custom.{name}"
+    check_name("observables.custom", name)
+    if is_builtin(name):
+        raise CaseError("observables.custom", name, "allowed: a name that is not a built-in "
+                        "observable (density, current_i, spin_i, orbital_i, spin_current_ij, "
+                        "orbital_current_ij): rename it")
+    form = "{real = [[..]], imag = [[..]], unit = '...'} (real and/or imag; unit optional)"
+    if not isinstance(spec, dict):
+        raise CaseError(key, spec, "allowed: a table " + form)
+    extra = sorted(set(spec) - {"real", "imag", "unit"})
+    if extra:
+        raise CaseError(key, spec, f"unknown key(s) {', '.join(map(repr, extra))}; allowed: " + form)
+    if "real" not in spec and "imag" not in spec:
+        raise CaseError(key, spec, "allowed: a table " + form + " with at least real or imag")
+    unit = spec.get("unit", "1")
+    if not isinstance(unit, str) or not unit.isprintable():
+        raise CaseError(f"{key}.unit", unit, "allowed: a printable string (the operator's unit)")
+    parts = {p: _matrix_of(key, p, spec[p], N) for p in ("real", "imag") if p in spec}
+    if N is None and len(parts) == 2 and parts["real"].shape != parts["imag"].shape:
+        raise CaseError(f"{key}.imag", spec["imag"], f"allowed: the shape of real "
+                        f"({parts['real'].shape[0]} x {parts['real'].shape[0]})")
+    n = next(iter(parts.values())).shape[0]
+    M = parts.get("real", np.zeros((n, n))) + 1j * parts.get("imag", np.zeros((n, n)))
+    scale = max(1.0, float(np.abs(M).max()))
+    if not np.allclose(M, M.conj().T, rtol=0, atol=1e-12 * scale):
+        raise CaseError(key, spec, "allowed: a Hermitian matrix (real symmetric, imag "
+                        "antisymmetric)")
+    return M, unit
+
+
 def make_observable(name, model, custom=None):
     """Build an observable from its case name (see docs/observables.md)."""
     custom = custom or {}
     N = model.N
     if name in custom:
-        spec = custom[name]
-        try:
-            re_ = np.asarray(spec.get("real", np.zeros((N, N))), float)
-            im_ = np.asarray(spec.get("imag", np.zeros((N, N))), float)
-            M = re_ + 1j * im_
-        except (TypeError, ValueError):
-            raise CaseError(f"observables.custom.{name}", spec,
-                            "allowed: {real = [[...]], imag = [[...]]} numeric N x N") from None
-        if M.shape != (N, N) or not np.allclose(M, M.conj().T, atol=1e-12):
-            raise CaseError(f"observables.custom.{name}", spec,
-                            f"allowed: a Hermitian {N} x {N} matrix (the model's basis)")
+        M, unit = validate_custom(name, custom[name], N)
         if hasattr(model, "rotate"):
             M = model.rotate(M)
-        return Observable(name, spec.get("unit", "1"), _const(M))
+        return Observable(name, unit, _const(M))
     if name == "density":
         return Observable(name, "1", _const(np.eye(N)))
     m = re.fullmatch(r"current_([xyz])", name)
@@ -154,10 +228,12 @@ class StateWeights:
         self.grad = np.real(1j * np.einsum("sij,sij,sji->s", G, es.dh[:, 0], Ot))
         D = np.einsum("s,sab->ab", fs.w, fs.P)
         Dt = es.U.conj().swapaxes(-1, -2) @ D @ es.U
-        Lt = es.U.conj().swapaxes(-1, -2)[:, None] @ coll.basis[None] @ es.U[:, None]
-        # Im Tr[X Q_s] = Im sum_ij (-G_ij) X_ij O_ji
+        # Im Tr[X Q_s] = Im sum_ij (-G_ij) X_ij O_ji = Im Tr[X Y_s], Y_s = U (-G^T o O~) U^+
         self.dis_phi = np.imag(np.einsum("sij,sij,sji->s", -G, Dt, Ot))
-        self.dis_m = np.imag(np.einsum("sij,srij,sji->sr", -G, Lt, Ot)).T @ fs.w
+        # the moment part needs only sum_s w_s Y_s (N x N): never an (Ns, r, N, N) array
+        Y = es.U @ (-G.swapaxes(-1, -2) * Ot) @ es.U.conj().swapaxes(-1, -2)
+        Ysum = np.einsum("s,sab->ab", fs.w, Y)
+        self.dis_m = np.imag(np.einsum("rab,ba->r", coll.basis, Ysum))
         self.unit = obs.unit
 
 
@@ -194,22 +270,47 @@ def intrinsic_all(observables, model, fs, field, n_radial=64):
     kk = (kr[..., None] * fs.ray_dirs[None, :, None, :]).reshape(-1, d)[keep]
     wk = wk.ravel()[keep]
     occ_all = occ_all[keep].astype(float)
+    return fermi_sea_sum(observables, model, kk, wk, occ_all, field, fs.tol)
+
+
+def fermi_sea_sum(observables, model, k, wk, occ, field, tol, chunk=20000):
+    """Sum over k points of the intrinsic (Fermi-sea) integrand of Eq. (1).
+
+    o_I = -e sum_{n != m} int_k (f_n - f_m)/(eps_n - eps_m) E.Tr[A_nm O]
+    evaluated as sum_k wk[k] (...) with eigenvector-pair sums over different
+    eigenspaces (gauge invariant).
+
+    Parameters
+    ----------
+    k : (P, d) nm^-1
+    wk : (P,) quadrature weights including 1/(2 pi)^d, nm^-d
+    occ : (P, N) array or callable
+        Occupations of the ascending eigenvalues, or ``occ(eps) -> (p, N)``
+        called with the eigenvalues (eV) of each chunk.
+    tol : float
+        Degeneracy tolerance (eV).
+
+    Returns
+    -------
+    ndarray (n_obs,), unit of O times nm^-d.
+    """
     total = np.zeros(len(observables))
-    if len(kk) == 0:
+    if len(k) == 0:
         return total
-    E = np.asarray(field, float)[:d]
-    for sl in _chunks(len(kk), 20000):
-        es = Eigensystem(model, kk[sl], fs.tol)
+    E = np.asarray(field, float)[:model.dimension]
+    progress = Progress(len(k), "Fermi-sea points (intrinsic part)", delay=2.0)
+    for sl in _chunks(len(k), chunk):
+        progress.update(sl.stop - sl.start)
+        es = Eigensystem(model, k[sl], tol)
         dho = _dh_orig(es)
-        occ = occ_all[sl]
+        oc = occ(es.eps) if callable(occ) else occ[sl]
         same = es.label[:, :, None] == es.label[:, None, :]
         de = es.eps[:, :, None] - es.eps[:, None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            fac = np.where(same, 0.0, (occ[:, :, None] - occ[:, None, :]) / np.where(same, 1.0, de) ** 2)
-        Edh = np.einsum("j,sjab->sab", E, es.dh)
-        facEdh = fac * Edh
+            fac = np.where(same, 0.0, (oc[:, :, None] - oc[:, None, :]) / np.where(same, 1.0, de) ** 2)
+        facEdh = fac * np.einsum("j,sjab->sab", E, es.dh)
         for i, obs in enumerate(observables):
-            Om = obs.matrix(model, kk[sl], dho)
+            Om = obs.matrix(model, k[sl], dho)
             Ot = es.U.conj().swapaxes(-1, -2) @ Om @ es.U
             val = np.real(1j * np.einsum("sij,sji->s", facEdh, Ot))
             total[i] += E_CHARGE * np.sum(wk[sl] * val)
@@ -232,14 +333,40 @@ class ObservableSet:
     caller reduces over ranks before adding the uniform intrinsic part).
     """
 
-    def __init__(self, observables, model, fs, coll, field, n_radial=64, gap_tol=None):
+    def __init__(self, observables, model, fs, coll, field, n_radial=64, gap_tol=None, sea=None):
         self.observables = observables
         self.fs, self.coll = fs, coll
         gap_tol = gap_tol if gap_tol is not None else 10 * fs.tol
         self.weights = [StateWeights(o, fs, coll, gap_tol) for o in observables]
-        self.intrinsic = intrinsic_all(observables, model, fs, field, n_radial)
+        #: two-grid error estimate of each intrinsic part (lattice models), else None
+        self.intrinsic_error = None
+        if sea is None:
+            self.intrinsic = intrinsic_all(observables, model, fs, field, n_radial)
+        else:
+            from .lattice.fermi_sea import intrinsic_lattice
+            self.intrinsic, self.intrinsic_error = intrinsic_lattice(
+                observables, model, fs.energy, field, sea["grid"], fs.tol, sea["refine"],
+                sea.get("partition"), sea.get("allreduce"))
+            self._check_sea(sea)
         self.gamma_prime = 2 * np.pi * coll.n_i_v0_sq
         self.min_gap = min((fs.es.min_interband_gap(fs.group),), default=np.inf)
+
+    def _check_sea(self, sea):
+        """WARN where the error estimate exceeds sea['tolerance'] of the intrinsic part.
+
+        An intrinsic part that vanishes by symmetry is compared with the estimate itself
+        relative to the largest intrinsic part of an observable with the same unit.
+        """
+        by_unit = {}
+        for o, v in zip(self.observables, self.intrinsic):
+            by_unit[o.unit] = max(by_unit.get(o.unit, 0.0), abs(v))
+        for o, v, e in zip(self.observables, self.intrinsic, self.intrinsic_error):
+            scale = max(abs(v), 1e-3 * by_unit[o.unit])
+            if scale > 0 and e > sea["tolerance"] * scale:
+                log.warning("intrinsic part of %s: %.4g with a two-grid error estimate of %.2g "
+                            "(%.2g relative, above fermi_surface.sea_tolerance = %g): raise "
+                            "fermi_surface.sea_grid (now %d) or sea_refine", o.name, v, e,
+                            e / scale, sea["tolerance"], sea["grid"])
 
     @property
     def names(self):

@@ -1,4 +1,11 @@
-"""PNG plots of a result, labelled axes and units."""
+"""PNG plots of a result, labelled axes and units.
+
+Every profile gets two panels: the whole slab against x/l, and a near-wall
+view against the distance from each wall in units of the mean free path on
+a log axis (left wall x/l, right wall (d - x)/l), where the edge layers of a
+thick slab, squeezed into the first and last percent of the full view, are
+resolved.
+"""
 import os
 
 import numpy as np
@@ -15,8 +22,45 @@ def _mpl():
     return plt
 
 
+def wall_distances(result):
+    """Distances (units of l) from the left and the right wall over each half slab.
+
+    Returns
+    -------
+    list of (side, mask, distance)
+        ``mask`` selects the nodes of the half slab next to that wall at a
+        positive distance; ``distance`` (1) is x/l or (d - x)/l there.
+    """
+    l = result.attrs["mean_free_path_nm"]
+    x = np.asarray(result.x, float)
+    d = x[-1]
+    out = []
+    for side, dist in (("left", x), ("right", d - x)):
+        mask = (dist > 0) & (dist <= 0.5 * d)
+        out.append((side, mask, dist[mask] / l))
+    return out
+
+
+def _near_wall(ax, result, y, label, ylabel, bulk=None, edge=None):
+    """The near-wall panel: y against the distance from each wall, log axis."""
+    for (side, mask, dist), style in zip(wall_distances(result), ("-", "--")):
+        ax.plot(dist, np.broadcast_to(y, result.x.shape)[mask], style, color="k" if side ==
+                "left" else "C3", label=f"{label}, {side} wall")
+    if bulk is not None:
+        ax.axhline(bulk, color="0.5", lw=0.8, label="bulk")
+    for side, e in (edge or {}).items():
+        ax.plot([0.1, 0.5, 1.0], [e["at_l10"], e["at_l2"], e["at_l"]], "o", ms=4, mfc="none",
+                color="k" if side == "left" else "C3")
+    ax.set_xscale("log")
+    ax.set_xlabel("distance from the wall / l  (l = %.3g nm)" % result.attrs["mean_free_path_nm"])
+    ax.set_ylabel(ylabel)
+    ax.set_title("near the walls")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+
+
 def plot_current(result, path):
-    """Current density along the field, j(x)/j_bulk, against x/l."""
+    """Current density along the field, j(x)/j_bulk, against x/l and near the walls."""
     plt = _mpl()
     x = result.x / result.attrs["mean_free_path_nm"]
     e = np.asarray(result.attrs["field_V_per_nm"], float)
@@ -25,7 +69,7 @@ def plot_current(result, path):
             if f"current_{a}" in result.observables)
     jb = sum(e[i] * result.bulk[f"current_{a}"]["total"] for i, a in enumerate("xyz")
              if f"current_{a}" in result.bulk)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, (ax, axw) = plt.subplots(1, 2, figsize=(11, 4))
     ax.plot(x, j / jb, label="j_E(x) / j_bulk")
     if "current_x" in result.observables:
         ax.plot(x, result.profile("current_x") / jb, "--", label="j_x(x) / j_bulk (must be 0)")
@@ -34,6 +78,7 @@ def plot_current(result, path):
     ax.set_title("σ_film/σ_bulk = %.5f" % result.conductivity_ratio)
     ax.legend()
     ax.grid(alpha=0.3)
+    _near_wall(axw, result, j / jb, "j_E / j_bulk", "current density / bulk value (1)", 1.0)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -41,10 +86,11 @@ def plot_current(result, path):
 
 
 def plot_observable(result, name, path):
-    """The four parts of Eq. (1) and their total for one observable, against x/l."""
+    """The four parts of Eq. (1) and their total for one observable, against x/l; beside it
+    the total near each wall (distance from the wall / l, log axis)."""
     plt = _mpl()
     x = result.x / result.attrs["mean_free_path_nm"]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, (ax, axw) = plt.subplots(1, 2, figsize=(11, 4))
     for part in PARTS:
         y = result.profile(name, part)
         total = part == "total"
@@ -56,10 +102,13 @@ def plot_observable(result, name, path):
     _edge_summary(ax, result, name)
     ax.set_xlabel("x / l  (l = %.3g nm)" % result.attrs["mean_free_path_nm"])
     fld = np.linalg.norm(result.attrs["field_V_per_nm"]) * 1e9
-    ax.set_ylabel(f"{name} density ({result.density_unit(name)}) at |E| = {fld:.3g} V/m")
+    ylabel = f"{name} density ({result.density_unit(name)}) at |E| = {fld:.3g} V/m"
+    ax.set_ylabel(ylabel)
     ax.set_title(f"{name}: parts of Eq. (1)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    _near_wall(axw, result, result.profile(name, "total"), f"{name} total", ylabel,
+               result.bulk[name]["total"], (result.edges or {}).get(name, {}).get("total"))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -2,6 +2,8 @@
 
 :class:`Simulation` is the Python API (notebooks); the CLI calls it too.
 
+Examples
+--------
 >>> from slabqkt import load_case, Simulation
 >>> case = load_case("geometries/rashba_strip.toml", ["slab.n_x=100"])
 >>> result = Simulation(case).run()          # doctest: +SKIP
@@ -14,12 +16,14 @@ import numpy as np
 
 from . import case as case_mod
 from .boltzmann import BulkBoltzmann, SlabBoltzmann
-from .collision import Collision, n_i_v0_sq_from_case
+from .collision import Collision, check_merged_splitting, n_i_v0_sq_from_case
 from .edge import cell_integrals, edge_quantities
 from .errors import CaseError, ModelError
 from .fermi_surface import FermiSurface
 from .models import build_model
 from .observables import ObservableSet, make_observable
+from .provenance import stage
+from .resources import check_memory
 from .result import Result
 from .slab import Grid, Surface
 from .solvers import get_backend
@@ -52,16 +56,28 @@ class Simulation:
         self.backend = backend
         t0 = time.perf_counter()
         self.model = build_model(case)
+        check_memory(case, ranks=self.backend.size, bands=self.model.N)  # before anything large
         fsc = case["fermi_surface"]
         mu = fsc["fermi_level_eV"]
+        self.lattice = getattr(self.model, "zone", None) is not None
         try:
-            self.fs = FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"], fsc.get("k_max"),
-                                   fsc["degeneracy_tol_eV"], angular_rule=fsc["angular_rule"])
+            with stage("fermi_surface"):
+                if self.lattice:
+                    from .lattice.fermi_surface import LatticeFermiSurface
+                    self.fs = LatticeFermiSurface(self.model, mu, fsc["lattice_grid"],
+                                                  fsc.get("n_points"), fsc["degeneracy_tol_eV"],
+                                                  partition=self.backend.partition,
+                                                  allgather=self.backend.allgather)
+                else:
+                    self.fs = FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"],
+                                           fsc.get("k_max"), fsc["degeneracy_tol_eV"],
+                                           angular_rule=fsc["angular_rule"])
         except ModelError as exc:
             raise CaseError("fermi_surface.fermi_level_eV", mu, f"not usable with this model: {exc}") from None
         self.n_i_v0_sq = n_i_v0_sq_from_case(case["disorder"], self.fs)
         self.coll = Collision(self.fs, self.n_i_v0_sq)
         self.tau = self.coll.mean_tau()
+        check_merged_splitting(self.fs, self.tau)
         self.mean_free_path = self.fs.mean_speed() * self.tau
         slab = case["slab"]
         if "thickness_nm" in slab:
@@ -76,8 +92,14 @@ class Simulation:
         names = list(dict.fromkeys(list(ALWAYS) + (["current_z"] if self.model.dimension == 3 else [])
                                    + list(case["observables"]["names"])))
         obs = [make_observable(n, self.model, case["observables"].get("custom")) for n in names]
-        self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
-                                         fsc["n_radial"])
+        with stage("observable_weights"):
+            sea = None
+            if self.lattice:
+                sea = {"grid": fsc["sea_grid"], "refine": fsc["sea_refine"],
+                       "tolerance": fsc["sea_tolerance"], "partition": self.backend.partition,
+                       "allreduce": self.backend.allreduce}
+            self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
+                                             fsc["n_radial"], sea=sea)
         self.setup_seconds = time.perf_counter() - t0
         log.info("Fermi surface: %d states on %d sheet(s), tau = %.4g fs, l = %.4g nm, "
                  "n_i v0^2 = %.4g eV^2 nm^%d", self.fs.n_states, self.fs.n_sheets, self.tau,
@@ -92,10 +114,11 @@ class Simulation:
     # -- bulk -----------------------------------------------------------------
     def bulk(self):
         """Homogeneous solution: phi (Ns,) and observables (dict of scalars)."""
-        phi, m = BulkBoltzmann(self.fs, self.coll, self.field).solve()
-        allst = np.arange(self.fs.n_states)
-        parts = self.observables.local_parts(phi, np.zeros_like(phi), m, allst)
-        obs = self.observables.finish(parts, m)
+        with stage("bulk"):
+            phi, m = BulkBoltzmann(self.fs, self.coll, self.field).solve()
+            allst = np.arange(self.fs.n_states)
+            parts = self.observables.local_parts(phi, np.zeros_like(phi), m, allst)
+            obs = self.observables.finish(parts, m)
         return phi, obs
 
     def bulk_conductivity(self, obs):
@@ -134,21 +157,24 @@ class Simulation:
         n_unknowns : int
         """
         t0 = time.perf_counter()
-        prob = self.problem()
+        with stage("operator"):
+            prob = self.problem()
         self.setup_seconds += time.perf_counter() - t0
         log.info("slab d = %.4g nm (%.4g l), %d nodes x %d moments + 2 = %d unknowns "
                  "(%d Fermi points), backend %s on %d rank(s)", self.thickness,
                  self.thickness / self.mean_free_path, self.grid.n_nodes, prob.n_moments,
                  prob.n_unknowns, self.fs.n_states, self.backend.name, self.backend.size)
-        u, info = self.backend.solve(prob, self.case["solver"])
+        with stage("solve"):
+            u, info = self.backend.solve(prob, self.case["solver"])
         log.info("solved in %d iterations, %.3g s, residual %.2g", info.iterations, info.seconds,
                  info.residual)
-        phi, dphi, m = prob.solution(u)
-        parts = self.backend.allreduce(self.observables.local_parts(phi, dphi, m, prob.states))
-        obs = self.observables.finish(parts, m)
-        # primitive G of the gradient part (gradient = -dG/dx): exact cell
-        # integrals for the edge excess and decay length
-        prim = self.backend.allreduce(self.observables.gradient_primitives(phi, prob.states))
+        with stage("observables"):
+            phi, dphi, m = prob.solution(u)
+            parts = self.backend.allreduce(self.observables.local_parts(phi, dphi, m, prob.states))
+            obs = self.observables.finish(parts, m)
+            # primitive G of the gradient part (gradient = -dG/dx): exact cell
+            # integrals for the edge excess and decay length
+            prim = self.backend.allreduce(self.observables.gradient_primitives(phi, prob.states))
         prims = {name: {"gradient": prim[..., i]} for i, name in enumerate(self.observables.names)}
         return obs, prims, info, prob.n_unknowns
 
@@ -248,8 +274,26 @@ class Simulation:
             "surface_right": self.surfaces[1].describe(),
         })
         units = {o.name: o.unit for o in self.observables.observables}
+        ierr = self._intrinsic_errors()
         return Result(case=self.case, x=x, observables=obs, bulk=bulk_obs, attrs=attrs,
-                      units=units, edges=edges)
+                      units=units, edges=edges, intrinsic_error=ierr)
+
+    def _film_attrs(self):
+        """Lattice models: the film frame (rotation crystal -> film, x = normal) echoed."""
+        f = getattr(getattr(self.model, "inner", self.model), "orientation", None)
+        if f is None:
+            return {}
+        return {"film_rotation": np.asarray(f.rotation, float),
+                "film_normal_primitive_reciprocal": np.asarray(f.miller, int),
+                "film_normal_key": f"{f.key} = {f.value!r}",
+                "fermi_surface_sampler": "lattice"}
+
+    def _intrinsic_errors(self):
+        """name -> two-grid error estimate of the intrinsic part (lattice models), else {}."""
+        err = self.observables.intrinsic_error
+        if err is None:
+            return {}
+        return {o.name: float(e) for o, e in zip(self.observables.observables, err)}
 
     def _attrs(self, bulk_obs):
         d = self.model.dimension
@@ -267,6 +311,7 @@ class Simulation:
             "field_V_per_nm": self.field.tolist(),
             "n_fermi_points": int(self.fs.n_states),
             "min_interband_gap_eV": float(self.observables.min_gap),
+            **self._film_attrs(),
             "hbar_eV_fs": HBAR,
         }
 
@@ -277,8 +322,9 @@ class Simulation:
         else:
             _, obs = self.bulk()
         units = {o.name: o.unit for o in self.observables.observables}
+        ierr = self._intrinsic_errors()
         return Result(case=self.case, x=None, observables=obs, bulk=obs,
-                      attrs=self._attrs(obs), units=units, edges={})
+                      attrs=self._attrs(obs), units=units, edges={}, intrinsic_error=ierr)
 
 
 def _scale(obs, w):

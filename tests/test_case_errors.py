@@ -81,7 +81,8 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines == ["slabqkt: error: slab.thickness_nm = -1.0: allowed: a real number > 0"]
+    assert lines == ["slabqkt: error: slab.thickness_nm = -1.0: allowed: a real number >= 1e-06 "
+                     "and <= 1e+10"]
     missing = subprocess.run([sys.executable, "-m", "slabqkt", "run", str(tmp_path / "none.toml")],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr

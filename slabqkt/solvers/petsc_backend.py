@@ -55,9 +55,20 @@ option that nothing read during the solve (a misspelling, or an option of
 another KSP/PC type) is an *error* too, because a silently ignored option
 means the run was not the one asked for; a KSP that stops with a negative
 converged reason raises :class:`~slabqkt.errors.ConvergenceError` naming
-PETSc's reason (``DIVERGED_ITS`` ...). Options, tolerances and the
-reductions are the same on every rank, so every rank raises the same error.
+PETSc's reason (``DIVERGED_ITS`` ...). A non-finite right-hand side or
+residual (a huge or non-finite input) is a ConvergenceError that says so in
+words. An interrupt (SIGINT, or SIGTERM through
+:func:`slabqkt.tools.handle_sigterm`) that arrives inside the shell matrix or
+the preconditioner is re-raised as itself, not as PETSc's error 101.
+Options, tolerances and the reductions are the same on every rank, so every
+rank raises the same error.
+
+Progress: a KSP monitor logs the iteration, the relative residual, the rate
+and an estimate of the time left every few seconds on rank 0
+(:class:`~slabqkt.tools.KrylovProgress`); ``-ksp_monitor`` still prints
+PETSc's own lines.
 """
+import math
 import time
 
 import numpy as np
@@ -65,6 +76,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from ..errors import CaseError, ConvergenceError, SlabQKTError
+from ..tools import KrylovProgress
 from .base import Backend, SolveInfo
 
 #: options prefix of the moment-space KSP
@@ -87,6 +99,19 @@ def _petsc_message(exc):
     return f"{text} (PETSc error code {getattr(exc, 'ierr', '?')})"
 
 
+#: what a non-finite residual usually means
+NONFINITE_HINT = ("likely cause: a non-finite or huge input (field.magnitude_V_per_m, "
+                  "disorder, model parameters) that overflows the right-hand side or the operator")
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_cli_options(tokens):
     """PETSc command-line tokens -> ordered dict name (no dash) -> value or None.
 
@@ -95,13 +120,13 @@ def parse_cli_options(tokens):
     tokens : list of str
         E.g. ``['-ksp_type', 'gmres', '-ksp_monitor']``: a token starting with
         a dash and a letter is an option name, a following token that is not
-        one is its value.
+        one is its value; a number is always a value (``-ksp_rtol -0.5``).
     """
     out = {}
     name = None
     for tok in tokens:
         tok = str(tok)
-        if len(tok) > 1 and tok[0] == "-" and tok[1].isalpha():
+        if len(tok) > 1 and tok[0] == "-" and tok[1].isalpha() and not _is_number(tok):
             name = tok.lstrip("-")
             out[name] = None
         elif name is not None and out[name] is None:
@@ -149,11 +174,16 @@ class _Gathered:
 
     def __init__(self, backend, fn):
         self.backend, self.fn = backend, fn
+        self.exc = None  # an exception raised inside PETSc's call (PETSc turns it into error 101)
 
     def _call(self, x, y):
-        full = self.backend.gather(x.getArray(readonly=True))
-        lo, hi = self.backend.block
-        y.getArray()[:] = self.fn(full)[lo:hi]
+        try:
+            full = self.backend.gather(x.getArray(readonly=True))
+            lo, hi = self.backend.block
+            y.getArray()[:] = self.fn(full)[lo:hi]
+        except BaseException as exc:
+            self.exc = exc
+            raise
 
     def mult(self, mat, x, y):  # MATPYTHON
         self._call(x, y)
@@ -180,6 +210,8 @@ class PetscBackend(Backend):
         self.size = self.comm.Get_size()
         self._cli = {}
         self._n = None
+        #: the PETSc options of the last solve, as on a command line (provenance)
+        self.options_used = ""
 
     # -- communication -------------------------------------------------------
     def allreduce(self, a):
@@ -195,6 +227,12 @@ class PetscBackend(Backend):
 
     def bcast(self, obj):
         return self.comm.bcast(obj, root=0)
+
+    def allgather(self, a):
+        """Concatenation (along axis 0) of every rank's array, in rank order."""
+        if self.size == 1:
+            return a
+        return np.concatenate(self.comm.allgather(np.asarray(a)), axis=0)
 
     def barrier(self):
         self.comm.Barrier()
@@ -248,9 +286,15 @@ class PetscBackend(Backend):
         restart = settings.get("restart", 60)
         max_it = settings.get("max_iterations", 500)
         b_full = problem.rhs()
-        bnorm = float(np.linalg.norm(b_full))
-        scale = max(bnorm, problem.rhs_scale())
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+            bnorm = float(np.linalg.norm(b_full))
+            scale = max(bnorm, problem.rhs_scale())
         user = self.options(settings)
+        self.options_used = " ".join(f"-{k}" + ("" if v is None else f" {v}")
+                                     for k, v in user.items())
+        if not (math.isfinite(bnorm) and math.isfinite(scale)):
+            raise ConvergenceError(f"PETSc KSP diverged: non-finite residual (the right-hand side "
+                                   f"has norm {bnorm:.3g}); {NONFINITE_HINT}")
         if scale == 0:
             return np.zeros(n), SolveInfo(0, 0.0, time.perf_counter() - t0, self.name,
                                           self.size, "zero right-hand side")
@@ -259,8 +303,9 @@ class PetscBackend(Backend):
         else:
             Minv = None
 
-        A = PETSc.Mat().createPython(((hi - lo, n), (hi - lo, n)),
-                                     context=_Gathered(self, problem.matvec), comm=self.comm)
+        contexts = [_Gathered(self, problem.matvec)]
+        A = PETSc.Mat().createPython(((hi - lo, n), (hi - lo, n)), context=contexts[0],
+                                     comm=self.comm)
         A.setUp()
         x, b = A.createVecs()
         b.getArray()[:] = b_full[lo:hi]
@@ -275,19 +320,30 @@ class PetscBackend(Backend):
             pc = ksp.getPC()
             if Minv is not None:
                 pc.setType(PETSc.PC.Type.PYTHON)
-                pc.setPythonContext(_Gathered(self, Minv))
+                contexts.append(_Gathered(self, Minv))
+                pc.setPythonContext(contexts[-1])
             else:
                 pc.setType(PETSc.PC.Type.NONE)
             ksp.setOptionsPrefix(PREFIX)
             for key, value in user.items():
                 db.setValue("-" + PREFIX + key, value)
+            progress = KrylovProgress(rtol, max_it, label=f"PETSc KSP ({self.size} rank(s))")
+
+            def monitor(ksp_, its, rnorm):
+                progress.update(its, rnorm / scale)
             try:
                 ksp.setFromOptions()
+                ksp.setMonitor(monitor)  # beside -ksp_monitor's own, which stays
                 ksp.setUp()
                 ksp.solve(b, x)
             except PETSc.Error as exc:
-                given = " ".join(f"-{k}" + ("" if v is None else f" {v}") for k, v in user.items())
-                raise SlabQKTError(f"PETSc rejected the solve with options [{given}]: "
+                for ctx in contexts:
+                    if isinstance(ctx.exc, (KeyboardInterrupt, SlabQKTError)):
+                        raise ctx.exc from None  # an interrupt, or our own one-line error
+                if "Current value inf" in str(exc) or "Current value nan" in str(exc):
+                    raise ConvergenceError(f"PETSc KSP diverged: non-finite residual; "
+                                           f"{NONFINITE_HINT}") from None
+                raise SlabQKTError(f"PETSc rejected the solve with options [{self.options_used}]: "
                                    f"{_petsc_message(exc)}") from None
             unused = [k for k in user if not db.used(PREFIX + k)]
             if unused:
@@ -308,6 +364,11 @@ class PetscBackend(Backend):
             b.destroy()
         res = float(np.linalg.norm(problem.matvec(u) - b_full)) / scale
         tol = max(k_rtol * bnorm, k_atol) / scale
+        if reason_name(reason) == "DIVERGED_NANORINF" or not math.isfinite(res) \
+                or not np.all(np.isfinite(u)):
+            raise ConvergenceError(
+                f"PETSc KSP {ksp_type} diverged: non-finite residual after {its} iterations "
+                f"({reason_name(reason)}); {NONFINITE_HINT}")
         if reason < 0:
             raise ConvergenceError(
                 f"PETSc KSP {ksp_type} did not converge: {reason_name(reason)} after {its} "

@@ -1,0 +1,390 @@
+"""Case keys and the builder of lattice models (docs/models.md).
+
+:data:`LATTICE_KINDS` are the new values of ``model.kind``,
+:data:`LATTICE_KEYS` the new ``[model]`` keys and :data:`FILM_KEYS` the
+``[film]`` section (the film orientation); :func:`build_lattice_model` turns a
+``[model]`` table (and a ``[film]`` table) into a
+:class:`~slabqkt.lattice.tight_binding.LatticeModel` in the film frame,
+validating every value with a one-line :class:`~slabqkt.errors.CaseError`.
+"""
+import math
+
+import numpy as np
+
+from ..keys import Key
+from ..errors import CaseError, ModelError
+from ..units import HBAR2_OVER_2ME
+from . import orbitals as orb
+from .orientation import check_specular, film_orientation
+from .slater_koster import LATTICES, SK_PARAMETERS, shells_of, slater_koster_hoppings
+from .tight_binding import LatticeModel
+
+LATTICE_KINDS = ("tight_binding", "slater_koster", "square", "cubic", "rashba_square",
+                 "orbital_p_lattice")
+
+#: Doc text of the lattice kinds (for the model.kind key).
+KIND_DOC = ("Lattice models (docs/models.md): 'tight_binding' (inline hoppings), "
+            "'slater_koster' (s, p, d two-centre model on sc/bcc/fcc/square), 'square' / 'cubic' "
+            "(one band -2t sum cos k_i a + 2dt), 'rashba_square' (lattice Rashba with exchange, "
+            "N = 2), 'orbital_p_lattice' (p orbitals, l = 1, N = 3, or 6 with soc_p_eV).")
+
+#: Two-centre integrals of the default shells of 'orbital_p_lattice' (eV).
+ORBITAL_P_SHELLS = [{"pp_sigma": 1.0, "pp_pi": -0.25}, {"pp_sigma": 0.25, "pp_pi": -0.0625}]
+DEFAULT_A_NM = 0.3
+
+_PRESETS = ("square", "cubic", "rashba_square", "orbital_p_lattice")
+
+LATTICE_KEYS = {
+    "a_nm": Key("float", None, "nm", "Lattice constant a (conventional cubic or square cell) of "
+                "the presets (default 0.3) and of slater_koster (required).", 0.0, lo_open=True),
+    "t_eV": Key("float", None, "eV", "Nearest-neighbour hopping t of square, cubic, "
+                "rashba_square: h = -2t sum_i cos(k_i a) + 2dt (band bottom 0). Default "
+                "hbar^2/(2 m* a^2) from model.effective_mass (the continuum mass at small k).",
+                0.0, lo_open=True),
+    "lattice_vectors": Key("list", None, "nm", "tight_binding: rows a_i of the Bravais lattice "
+                           "(d lists of d numbers, Cartesian crystal frame)."),
+    "positions": Key("list", None, "nm", "tight_binding: orbital positions tau_n (N lists of d "
+                     "numbers, Cartesian), in the phase e^{ik.(R + tau_n - tau_m)}; default 0."),
+    "hoppings": Key("list", None, "eV", "tight_binding: list of {R = [ints], real = [[..]], "
+                    "imag = [[..]]} with H_mn(R) = <m,0|H|n,R> (N x N); an R whose -R is not "
+                    "listed gets H(-R) = H(R)^dagger, a listed pair must satisfy it; H(0) "
+                    "Hermitian."),
+    "basis": Key("list", None, "-", "tight_binding: optional descriptors of the N states, "
+                 "{site = i, orbital = 's'|'px'|..|'dxy', spin = 'up'|'down'} (site: a label, "
+                 "the same for the two spin states of one orbital): spin and orbital operators "
+                 "follow."),
+    "lattice": Key("str", None, "-", "slater_koster: Bravais lattice, one atom per cell.",
+                   choices=tuple(LATTICES)),
+    "orbitals": Key("str", None, "-", "slater_koster: shells on the atom, 's', 'p', 'd' "
+                    "combined in that order: 'sp', 'pd', 'spd', 'sp3', 'sp3d5', ..."),
+    "shells": Key("list", None, "eV", "slater_koster, orbital_p_lattice: two-centre integrals "
+                  "per neighbour shell (nearest first), tables with keys "
+                  + ", ".join(SK_PARAMETERS) + " (absent = 0). orbital_p_lattice default "
+                  "[{pp_sigma = 1, pp_pi = -0.25}, {pp_sigma = 0.25, pp_pi = -0.0625}]."),
+    "e_s_eV": Key("float", None, "eV", "slater_koster: on-site energy of s (default 0)."),
+    "e_p_eV": Key("float", None, "eV", "slater_koster, orbital_p_lattice: on-site energy of p "
+                  "(default 0)."),
+    "e_d_eV": Key("float", None, "eV", "slater_koster: on-site energy of d (t2g, and eg unless "
+                  "e_d_eg_eV is given; default 0)."),
+    "e_d_eg_eV": Key("float", None, "eV", "slater_koster: on-site energy of the eg pair "
+                     "(dz2, dx2-y2), default e_d_eV."),
+    "soc_p_eV": Key("float", None, "eV", "On-site spin-orbit lambda_p L.S of p shells "
+                    "(slater_koster, orbital_p_lattice); non-zero makes the model spinful."),
+    "soc_d_eV": Key("float", None, "eV", "On-site spin-orbit lambda_d L.S of d shells "
+                    "(slater_koster); non-zero makes the model spinful."),
+    "spinful": Key("bool", None, "-", "slater_koster, orbital_p_lattice: two spin states per "
+                   "orbital (default: true when a soc key is non-zero)."),
+    "spin_order": Key("str", None, "-", "Spinful slater_koster, orbital_p_lattice: "
+                      "'interleaved' (up, down per orbital, default) or 'block' (all up, then "
+                      "all down).", choices=orb.SPIN_ORDERS),
+    "p_order": Key("str", None, "-", "Order of a p shell: 'wannier90' (pz, px, py; default) or "
+                   "'cartesian' (px, py, pz).", choices=tuple(orb.P_ORDERS)),
+}
+
+FILM_KEYS = {
+    "normal_miller": Key("list", None, "-", "Film normal (becomes x) as Miller indices of a "
+                         "lattice plane: conventional cubic basis for sc/bcc/fcc/square models, "
+                         "primitive reciprocal basis for tight_binding. Default: crystal x."),
+    "normal_cartesian": Key("list", None, "1", "Film normal as a Cartesian crystal-frame "
+                            "direction (must be a lattice-plane normal). Excludes "
+                            "normal_miller."),
+    "inplane_axis": Key("list", None, "1", "3D: Cartesian crystal-frame direction "
+                        "perpendicular to the normal that becomes film y. Default: the "
+                        "projection of crystal y (crystal z if y is the normal)."),
+}
+
+_USED_BY = {
+    "a_nm": _PRESETS + ("slater_koster",),
+    "t_eV": ("square", "cubic", "rashba_square"),
+    "lattice_vectors": ("tight_binding",), "positions": ("tight_binding",),
+    "hoppings": ("tight_binding",), "basis": ("tight_binding",),
+    "lattice": ("slater_koster",), "orbitals": ("slater_koster",),
+    "shells": ("slater_koster", "orbital_p_lattice"),
+    "e_s_eV": ("slater_koster",), "e_p_eV": ("slater_koster", "orbital_p_lattice"),
+    "e_d_eV": ("slater_koster",), "e_d_eg_eV": ("slater_koster",),
+    "soc_p_eV": ("slater_koster", "orbital_p_lattice"), "soc_d_eV": ("slater_koster",),
+    "spinful": ("slater_koster", "orbital_p_lattice"),
+    "spin_order": ("slater_koster", "orbital_p_lattice"),
+    "p_order": ("slater_koster", "orbital_p_lattice"),
+}
+#: keys of the continuum schema a lattice model tolerates (with their default values).
+_BASE_KEYS = {"kind", "dimension", "effective_mass", "alpha_R", "exchange_eV", "magnetization",
+              "beta_eV_nm2", "unitary_seed"}
+
+
+def _num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _matrix(value, key, shape, what):
+    """A real matrix of the given shape from nested lists, or a CaseError."""
+    ok = isinstance(value, (list, tuple)) and len(value) == shape[0] and all(
+        isinstance(r, (list, tuple)) and (shape[1] is None or len(r) == shape[1])
+        and all(_num(x) for x in r) for r in value)
+    if ok:
+        arr = np.array(value, float) if value else np.zeros((0, shape[1] or 0))
+        if arr.ndim == 2 and (shape[1] is None or arr.shape[1] == shape[1]):
+            return arr
+    rows, cols = shape
+    raise CaseError(key, value, f"allowed: {what}: {rows} lists of {cols if cols else 'N'} "
+                    "finite real numbers")
+
+
+def _parse_hoppings(items, d):
+    key = "model.hoppings"
+    allowed = (f"allowed: a non-empty list of {{R = [{d} integers], real = [[..]], imag = [[..]]}} "
+               "with N x N matrices (real or imag may be omitted)")
+    if not isinstance(items, (list, tuple)) or not items:
+        raise CaseError(key, items, allowed)
+    Rs, Hs, N = [], [], None
+    for it in items:
+        if not isinstance(it, dict) or set(it) - {"R", "real", "imag"} or "R" not in it \
+                or not ({"real", "imag"} & set(it)):
+            raise CaseError(key, it, allowed)
+        R = it["R"]
+        if not isinstance(R, (list, tuple)) or len(R) != d or not all(
+                isinstance(x, int) and not isinstance(x, bool) for x in R):
+            raise CaseError(key, it, f"R must be {d} integers (lattice-vector coordinates)")
+        n = len(it.get("real", it.get("imag")) or [])
+        if N is None:
+            N = n
+        if n == 0 or n != N:
+            raise CaseError(key, it, f"every matrix must be N x N with the same N (here N = {N})")
+        re_ = _matrix(it["real"], key, (N, N), "real") if "real" in it else np.zeros((N, N))
+        im_ = _matrix(it["imag"], key, (N, N), "imag") if "imag" in it else np.zeros((N, N))
+        Rs.append(tuple(R))
+        Hs.append(re_ + 1j * im_)
+    if len(set(Rs)) != len(Rs):
+        dup = next(r for r in Rs if Rs.count(r) > 1)
+        raise CaseError(key, list(dup), "each R may be listed once")
+    index = {r: i for i, r in enumerate(Rs)}
+    scale = max(1.0, max(np.abs(h).max() for h in Hs))
+    for r, i in list(index.items()):
+        mr = tuple(-x for x in r)
+        if mr not in index:
+            Rs.append(mr)
+            Hs.append(Hs[i].conj().T)
+            index[mr] = len(Rs) - 1
+        elif np.abs(Hs[index[mr]] - Hs[i].conj().T).max() > 1e-12 * scale:
+            what = "H(0) must be Hermitian" if not any(r) else f"H({list(mr)}) must equal H({list(r)})^dagger"
+            raise CaseError(key, list(r), f"{what} (the Hamiltonian must be Hermitian)")
+    return np.array(Rs, dtype=np.int64), np.array(Hs), N
+
+
+def _check_known(mt, kind):
+    for k, v in mt.items():
+        if k in _BASE_KEYS:
+            continue
+        if k not in LATTICE_KEYS:
+            raise CaseError(f"model.{k}", v, "unknown key; allowed: "
+                            + ", ".join(sorted(_BASE_KEYS | set(LATTICE_KEYS))))
+        if kind not in _USED_BY[k]:
+            raise CaseError(f"model.{k}", v, "only used by model.kind = "
+                            + " or ".join(repr(x) for x in _USED_BY[k]))
+        mt[k] = LATTICE_KEYS[k].check(f"model.{k}", v)
+    for k in ("alpha_R", "exchange_eV"):
+        if mt.get(k, 0.0) != 0.0 and kind != "rashba_square":
+            raise CaseError(f"model.{k}", mt[k], "only used by model.kind = 'rashba' or "
+                            "'rashba_square'")
+    if mt.get("beta_eV_nm2", 0.0) != 0.0:
+        raise CaseError("model.beta_eV_nm2", mt["beta_eV_nm2"], "only used by model.kind = "
+                        "'orbital_p' (orbital_p_lattice takes model.shells)")
+    if mt.get("unitary_seed") is not None:
+        raise CaseError("model.unitary_seed", mt["unitary_seed"], "not available for lattice "
+                        "models (relabel or rotate the basis in the hoppings instead)")
+
+
+def _dimension(mt, natural, kind):
+    d = mt.get("dimension")
+    if d is not None and natural is not None and d != natural:
+        raise CaseError("model.dimension", d, f"model.kind = '{kind}' here is {natural}D: "
+                        f"set model.dimension = {natural}")
+    return natural if natural is not None else (d if d is not None else 2)
+
+
+def _hopping_t(mt, a):
+    if "t_eV" in mt:
+        return mt["t_eV"]
+    m = mt.get("effective_mass", 1.0)
+    return HBAR2_OVER_2ME / (m * a * a)
+
+
+def _nearest(d):
+    return np.concatenate([np.eye(d, dtype=np.int64), -np.eye(d, dtype=np.int64)])
+
+
+def _preset(mt, kind):
+    a = mt.get("a_nm", DEFAULT_A_NM)
+    if kind == "square":
+        d = _dimension(mt, 2, kind)
+    elif kind == "cubic":
+        d = _dimension(mt, 3, kind)
+    else:
+        d = _dimension(mt, None, kind)
+        if d not in (2, 3):
+            raise CaseError("model.dimension", d, "allowed: 2, 3")
+    A = a * np.eye(d)
+    if kind in ("square", "cubic"):
+        t = _hopping_t(mt, a)
+        R = np.concatenate([np.zeros((1, d), np.int64), _nearest(d)])
+        H = np.concatenate([[[[2 * d * t]]], np.full((2 * d, 1, 1), -t)]).astype(complex)
+        return A, R, H, None, [orb.Orbital(0, "s")]
+    if kind == "rashba_square":
+        t = _hopping_t(mt, a)
+        alpha, J = mt.get("alpha_R", 0.0), mt.get("exchange_eV", 0.0)
+        m = np.asarray(mt.get("magnetization", [0.0, 0.0, 1.0]), float)
+        nm = np.linalg.norm(m)
+        if nm == 0:
+            raise CaseError("model.magnetization", list(m), "allowed: a non-zero vector")
+        m = m / nm
+        S = orb.PAULI
+        R = np.concatenate([np.zeros((1, d), np.int64), _nearest(d)])
+        H = np.zeros((1 + 2 * d, 2, 2), complex)
+        H[0] = 2 * d * t * np.eye(2) + J * np.einsum("i,iab->ab", m, S)
+        H[1:] = -t * np.eye(2)
+        # alpha/a (sigma_x sin k_y a - sigma_y sin k_x a), sin q = (e^{iq} - e^{-iq})/2i
+        c = alpha / (2j * a)
+        H[1] += -c * S[1]         # +x
+        H[1 + d] += c * S[1]      # -x
+        H[2] += c * S[0]          # +y
+        H[2 + d] += -c * S[0]     # -y
+        return A, R, H, None, [orb.Orbital(0, "s", "up"), orb.Orbital(0, "s", "down")]
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _shell_params(items, key="model.shells"):
+    allowed = ("allowed: a non-empty list of tables (nearest shell first) with keys "
+               + ", ".join(SK_PARAMETERS) + " (finite numbers, eV)")
+    if not isinstance(items, (list, tuple)) or not items:
+        raise CaseError(key, items, allowed)
+    for it in items:
+        if not isinstance(it, dict) or set(it) - set(SK_PARAMETERS) or not all(
+                _num(v) for v in it.values()):
+            raise CaseError(key, it, allowed)
+    return [{k: float(v) for k, v in it.items()} for it in items]
+
+
+def _slater_koster(mt, kind):
+    if kind == "orbital_p_lattice":
+        d = _dimension(mt, None, kind)
+        if d not in (2, 3):
+            raise CaseError("model.dimension", d, "allowed: 2, 3")
+        lattice, shells, a = ("square" if d == 2 else "sc"), (1,), mt.get("a_nm", DEFAULT_A_NM)
+        params = _shell_params(mt.get("shells", ORBITAL_P_SHELLS))
+    else:
+        for k in ("lattice", "a_nm", "orbitals", "shells"):
+            if k not in mt:
+                raise CaseError(f"model.{k}", None, "required by model.kind = 'slater_koster'")
+        lattice, a = mt["lattice"], mt["a_nm"]
+        _dimension(mt, LATTICES[lattice].shape[0], f"slater_koster' on '{lattice}")
+        shells = shells_of(mt["orbitals"])
+        if shells is None:
+            raise CaseError("model.orbitals", mt["orbitals"], "allowed: 's', 'p', 'd' combined in "
+                            "that order, e.g. 'sp', 'spd', 'sp3', 'sp3d5'")
+        params = _shell_params(mt["shells"])
+    ed = mt.get("e_d_eV", 0.0)
+    eg = mt.get("e_d_eg_eV", ed)
+    onsite = {"s": mt.get("e_s_eV", 0.0), "px": mt.get("e_p_eV", 0.0), "py": mt.get("e_p_eV", 0.0),
+              "pz": mt.get("e_p_eV", 0.0), "dxz": ed, "dyz": ed, "dxy": ed, "dz2": eg,
+              "dx2-y2": eg}
+    soc = {1: mt.get("soc_p_eV", 0.0), 2: mt.get("soc_d_eV", 0.0)}
+    for l, k in ((1, "soc_p_eV"), (2, "soc_d_eV")):
+        if soc[l] != 0.0 and l not in shells:
+            raise CaseError(f"model.{k}", soc[l], f"needs {'p' if l == 1 else 'd'} orbitals "
+                            "in model.orbitals")
+    has_soc = any(v != 0.0 for v in soc.values())
+    spin = mt.get("spinful")
+    if spin is None:
+        spin = has_soc
+    elif has_soc and not spin:
+        raise CaseError("model.spinful", spin, "spin-orbit coupling needs spinful = true")
+    if "spin_order" in mt and not spin:
+        raise CaseError("model.spin_order", mt["spin_order"], "only for spinful models "
+                        "(soc_p_eV, soc_d_eV or spinful = true)")
+    A, R, H, orbs = slater_koster_hoppings(lattice, a, shells, params, onsite, soc, spin,
+                                           mt.get("p_order", "wannier90"),
+                                           mt.get("spin_order", "interleaved"))
+    return A, R, H, None, orbs
+
+
+def _tight_binding(mt):
+    for k in ("lattice_vectors", "hoppings"):
+        if k not in mt:
+            raise CaseError(f"model.{k}", None, "required by model.kind = 'tight_binding'")
+    lv = mt["lattice_vectors"]
+    d = len(lv) if isinstance(lv, (list, tuple)) else 0
+    if d not in (2, 3):
+        raise CaseError("model.lattice_vectors", lv, "allowed: 2 or 3 lists of 2 or 3 numbers "
+                        "(nm)")
+    _dimension(mt, d, "tight_binding")
+    A = _matrix(lv, "model.lattice_vectors", (d, d), f"a {d} x {d} matrix (nm)")
+    if abs(np.linalg.det(A)) < 1e-12 * np.abs(A).max() ** d:
+        raise CaseError("model.lattice_vectors", lv, "allowed: linearly independent vectors")
+    R, H, N = _parse_hoppings(mt["hoppings"], d)
+    tau = None
+    if "positions" in mt:
+        tau = _matrix(mt["positions"], "model.positions", (N, d), f"one position per state "
+                      f"(N = {N}) of {d} numbers (nm)")
+    orbitals = None
+    if "basis" in mt:
+        orbitals = orb.parse_basis(mt["basis"], N)
+        if len(orbitals) != N:
+            raise CaseError("model.basis", mt["basis"], f"allowed: one entry per state (N = {N})")
+    return A, R, H, tau, orbitals
+
+
+def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, window_eV=0.5):
+    """The lattice model of a ``[model]`` table, in the film frame of ``[film]``.
+
+    Parameters
+    ----------
+    model_table : dict
+        ``[model]`` with ``kind`` in :data:`LATTICE_KINDS` and the keys of
+        :data:`LATTICE_KEYS` (continuum keys with their default values are
+        tolerated).
+    film_table : dict, optional
+        ``[film]`` keys of :data:`FILM_KEYS`.
+    fermi_level_eV : float, optional
+        If given, :func:`~slabqkt.lattice.orientation.check_specular` at it.
+
+    Returns
+    -------
+    LatticeModel
+        With ``orientation`` (the FilmOrientation) set.
+    """
+    mt = dict(model_table)
+    kind = mt.get("kind")
+    if kind not in LATTICE_KINDS:
+        raise CaseError("model.kind", kind, "allowed: " + ", ".join(map(repr, LATTICE_KINDS)))
+    _check_known(mt, kind)
+    if kind in ("square", "cubic", "rashba_square"):
+        A, R, H, tau, orbitals = _preset(mt, kind)
+        conventional = True
+    elif kind in ("slater_koster", "orbital_p_lattice"):
+        A, R, H, tau, orbitals = _slater_koster(mt, kind)
+        conventional = True
+    else:
+        A, R, H, tau, orbitals = _tight_binding(mt)
+        conventional = False
+    ft = dict(film_table or {})
+    for k, v in ft.items():
+        if k not in FILM_KEYS:
+            raise CaseError(f"film.{k}", v, "unknown key; allowed: " + ", ".join(FILM_KEYS))
+        FILM_KEYS[k].check(f"film.{k}", v)
+    d = A.shape[0]
+    if d == 2 and "inplane_axis" in ft:
+        raise CaseError("film.inplane_axis", ft["inplane_axis"], "3D only (in 2D the in-plane "
+                        "axis is z x normal)")
+    f = film_orientation(A, ft.get("normal_miller"), ft.get("normal_cartesian"),
+                         ft.get("inplane_axis"), conventional)
+    Rot = f.rotation
+    tau_f = None if tau is None else tau @ Rot.T
+    try:
+        model = LatticeModel(A @ Rot.T, R, H, tau_f, orbitals, f.zone, orientation=f)
+    except ModelError as exc:  # pragma: no cover - the parsers already guarantee it
+        raise CaseError("model.hoppings", "...", str(exc)) from None
+    model.crystal_rotation = Rot
+    model.kind = kind
+    if fermi_level_eV is not None:
+        check_specular(model, fermi_level_eV, window_eV)
+    return model
