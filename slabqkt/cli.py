@@ -11,18 +11,11 @@ import os
 import sys
 
 from .errors import SlabQKTError
+from .tools.options import is_number
 
 #: environment variables of MPI launchers (MPICH/Hydra, Open MPI, PMIx)
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
 _RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _split_petsc(argv):
@@ -36,9 +29,9 @@ def _split_petsc(argv):
     while i < len(argv):
         a = argv[i]
         if a.startswith("-") and not a.startswith("--") and len(a) > 2 and a[1].isalpha() \
-                and not _is_number(a):
+                and not is_number(a):
             petsc.append(a)
-            if i + 1 < len(argv) and (not argv[i + 1].startswith("-") or _is_number(argv[i + 1])):
+            if i + 1 < len(argv) and (not argv[i + 1].startswith("-") or is_number(argv[i + 1])):
                 petsc.append(argv[i + 1])
                 i += 1
         else:

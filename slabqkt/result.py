@@ -23,7 +23,6 @@ replaces a symbolic link, a directory, a device or a FIFO.
 """
 import contextlib
 import dataclasses
-import errno
 import os
 import stat
 import tempfile

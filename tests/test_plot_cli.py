@@ -12,24 +12,9 @@ from slabqkt.plots import plot_current, plot_observable, wall_distances
 from slabqkt.result import load_result
 from slabqkt.simulation import Simulation
 
-CASE = """
-name = "plotcase"
-[model]
-kind = "rashba"
-dimension = 2
-effective_mass = 0.5
-alpha_R = 0.05
-[fermi_surface]
-fermi_level_eV = 0.1
-n_angles = 32
-[disorder]
-tau_fs = 20.0
-[slab]
-thickness_mfp = 4.0
-n_x = 40
-[observables]
-names = ["spin_z"]
-"""
+from conftest import rashba_toml
+
+CASE = rashba_toml("plotcase", 4.0, 40, extra='[observables]\nnames = ["spin_z"]\n')
 
 
 @pytest.fixture(scope="module")

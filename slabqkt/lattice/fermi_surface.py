@@ -23,6 +23,7 @@ import numpy as np
 
 from ..band_geometry import Eigensystem
 from ..errors import ModelError
+from ..fermi_surface import SurfaceMeasures
 
 #: Newton stops when |eps - mu| is below this (eV).
 ENERGY_TOL = 1e-12
@@ -250,7 +251,7 @@ def check_gaps(gap, grad, dk, energy, tol, where, shown=None, factor=0.5):
             f"merge the bands with fermi_surface.degeneracy_tol_eV above the gap (now {tol:g} eV)")
 
 
-class LatticeFermiSurface:
+class LatticeFermiSurface(SurfaceMeasures):
     """Fermi surface of a lattice model at one energy, mirror-symmetric in k_x by construction.
 
     Parameters
@@ -379,16 +380,6 @@ class LatticeFermiSurface:
             self.w[sel] = w * (1.0 + f)
             worst = max(worst, float(np.abs(f).max()))
         return worst
-
-    @property
-    def density_of_states(self):
-        """Total DOS at the energy, 1/(eV nm^d) (ranks counted)."""
-        return float(np.sum(self.rank * self.w))
-
-    def mean_speed(self):
-        """DOS-weighted mean |v| (nm/fs)."""
-        rw = self.rank * self.w
-        return float(np.sum(rw * np.linalg.norm(self.v, axis=-1)) / rw.sum())
 
 
 __all__ = ["LatticeFermiSurface", "Runner"]
