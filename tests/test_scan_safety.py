@@ -22,6 +22,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 
 import h5py
 import numpy as np
@@ -197,18 +198,23 @@ def test_live_claim_survives_and_dead_claim_is_taken_over(tmp_path, capsys):
     seen = {}
 
     def release():
-        # by now the scan has started, solved points 0 and 2 and waits for point 1
+        # once the scan has solved points 0 and 2 it waits for point 1: give it up then
+        t0 = time.time()
+        while time.time() - t0 < TIMEOUT and not all(
+                (d / "points" / f"00000{i}.h5").exists() for i in (0, 2)):
+            time.sleep(0.05)
+        time.sleep(0.5)
         seen["kept"] = live.exists() and os.stat(live).st_ino == ino
         seen["points"] = sorted(os.listdir(d / "points"))
         os.unlink(live)
         os.close(fd)
 
-    timer = threading.Timer(2.0, release)
-    timer.start()
+    thread = threading.Thread(target=release)
+    thread.start()
     try:
         code, out, err = _run([case, "--dir", str(d)] + VARY3, capsys)
     finally:
-        timer.join()
+        thread.join()
     assert code == 0, err
     assert seen["kept"], "the live job's claim was removed"
     assert seen["points"] == ["000000.h5", "000002.h5"]
