@@ -362,7 +362,7 @@ def _check_result(f, path):
     fmt = _plain(f.attrs.get("format", ""))
     if isinstance(fmt, str) and fmt.startswith("slabqkt-scan"):
         raise SlabQKTError(f"{path} is a slabqkt scan file, not a single result (read it with "
-                           "slabqkt.scan.read_scan; `slabqkt plot` and `slabqkt info` take it)")
+                           "slabqkt.scans.read_scan or load_scan; `slabqkt plot` and `slabqkt info` take it)")
     if not (isinstance(fmt, str) and fmt.startswith("slabqkt-result")):
         raise SlabQKTError(f"{path} is an HDF5 file but not a slabqkt result (format attribute "
                            f"{fmt!r}, expected {FORMAT!r})")
