@@ -85,7 +85,7 @@ def hdf5_format(path):
     return fmt.decode() if isinstance(fmt, bytes) else str(fmt)
 
 
-def check_target(path, force=False, protect=()):
+def check_target(path, force=False, protect=(), formats=("slabqkt-result",)):
     """Refuse to replace ``path`` unless it is absent or a slabqkt result file.
 
     Parameters
@@ -96,6 +96,9 @@ def check_target(path, force=False, protect=()):
         Replace an existing regular file that is not a slabqkt result.
     protect : iterable of str
         Files that are never a target, even with ``force`` (the case file).
+    formats : tuple of str
+        HDF5 ``format`` attribute prefixes of the files that may be replaced
+        (``slabqkt-scan`` for a scan's ``--out``).
 
     Raises
     ------
@@ -116,8 +119,9 @@ def check_target(path, force=False, protect=()):
         if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
             raise SlabQKTError(f"{path} is the case file {p}: it is never replaced by a result "
                                "(give another --out)")
-    if not force and not (hdf5_format(path) or "").startswith("slabqkt-result"):
-        raise SlabQKTError(f"{path} exists and is not a slabqkt result file: not replaced "
+    if not force and not (hdf5_format(path) or "").startswith(tuple(formats)):
+        what = "scan" if formats == ("slabqkt-scan",) else "result"
+        raise SlabQKTError(f"{path} exists and is not a slabqkt {what} file: not replaced "
                            "(give another --out, or --force to replace it)")
 
 
@@ -128,7 +132,7 @@ def _name_max(folder):
         return 255
 
 
-def check_output(path, force=False, protect=(), also=()):
+def check_output(path, force=False, protect=(), also=(), formats=("slabqkt-result",)):
     """Check before a solve that the result file can be written at ``path``.
 
     Creates the folder, writes and removes a temporary file in it, and
@@ -171,7 +175,7 @@ def check_output(path, force=False, protect=(), also=()):
     except OSError as exc:
         raise SlabQKTError(f"cannot create the folder {folder} for {path} "
                            f"({_reason(exc)})") from None
-    check_target(path, force, protect)
+    check_target(path, force, protect, formats)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=folder)
     except OSError as exc:

@@ -119,7 +119,7 @@ def test_plot_draws_a_scan_folder_and_its_file(tmp_path, capsys):
     os.unlink(d / "scan.h5")
     assert cli.main(["plot", str(d)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "scan folder without its combined scan.h5" in err
+    assert err.count("\n") == 1 and "scan folder without a combined result yet (no scan.h5" in err
 
 
 # -- item 29: the near-wall view ----------------------------------------------------------------

@@ -417,3 +417,24 @@ def test_plot_scan_path_bad_inputs_are_one_line(finished, tmp_path):
         with pytest.raises(SlabQKTError) as err:
             plot_scan_path(path)
         assert "\n" not in str(err.value) and msg in str(err.value), (path, str(err.value))
+
+
+# -- item 1: scan --out -----------------------------------------------------------------------
+def test_scan_out_never_replaces_the_case_or_a_foreign_file(tmp_path, capsys):
+    case = _case(tmp_path)
+    d = str(tmp_path / "s.scan")
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("keep")
+    before = open(case).read()
+    for target, what in ((case, "is the case file"), (str(text_file), "is not a slabqkt scan file")):
+        code, out, err = _run([case, "--dir", d, "--out", target, "--no-plots"] + VARY3, capsys)
+        assert code == 2 and err.count("\n") == 1 and what in err, err
+        assert "solved" not in out  # refused before any point was solved
+    assert open(case).read() == before and text_file.read_text() == "keep"
+    # a scan file of its own is replaced on a rerun
+    out_h5 = str(tmp_path / "combined.h5")
+    for _ in range(2):
+        code, out, err = _run([case, "--dir", d, "--out", out_h5, "--no-plots"] + VARY3, capsys)
+        assert code == 0, err
+    with h5py.File(out_h5, "r") as f:
+        assert f.attrs["format"].startswith("slabqkt-scan")

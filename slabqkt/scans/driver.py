@@ -124,7 +124,13 @@ def run_command(options, petsc_opts=()):
         return 2
     scan, group_size = scan_g
 
-    prepared, err = _agree(world, lambda: prepare_directory(scan) if rank == 0 else None)
+    def prepare():
+        if options.out:  # before any point is solved: never replace what is not a scan file
+            from ..result import check_output
+            check_output(options.out, protect=(options.case,), formats=("slabqkt-scan",))
+        return prepare_directory(scan)
+
+    prepared, err = _agree(world, lambda: prepare() if rank == 0 else None)
     if err:
         if rank == 0:
             print(f"slabqkt: error: {err}", file=sys.stderr)
