@@ -438,3 +438,16 @@ def test_scan_out_never_replaces_the_case_or_a_foreign_file(tmp_path, capsys):
         assert code == 0, err
     with h5py.File(out_h5, "r") as f:
         assert f.attrs["format"].startswith("slabqkt-scan")
+
+
+# -- item 17: a scan that could never finish is refused at once --------------------------------
+def test_huge_ranges_are_refused_at_once(tmp_path, capsys):
+    case = _case(tmp_path)
+    t0 = time.perf_counter()
+    code, _, err = _run([case, "--dir", str(tmp_path / "h.scan"), "--vary",
+                         "slab.thickness_mfp=1:2:1e9"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "at most 10000 values per key" in err, err
+    code, _, err = _run([case, "--dir", str(tmp_path / "h.scan"), "--vary",
+                         "slab.thickness_mfp=1:2:1000", "--vary", "slab.n_x=10:1009:1000"], capsys)
+    assert code == 2 and "100000 points in all (1000000 asked" in err, err
+    assert time.perf_counter() - t0 < 10

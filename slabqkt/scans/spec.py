@@ -27,6 +27,10 @@ RUN_KEYS = {("solver", "backend"), ("solver", "petsc"), ("output", "file"), ("ou
 #: keys of which a case gives at most one: varying one drops the others from the base
 EXCLUSIVE = (("slab.thickness_nm", "slab.thickness_mfp"),
              ("disorder.tau_fs", "disorder.mean_free_path_nm", "disorder.n_i_v0_sq"))
+#: most values of one varied key, and most points of a scan (each point is a whole solve)
+MAX_VALUES = 10000
+MAX_POINTS = 100000
+
 RANGE_HELP = ("allowed: a non-empty list of values, 'start:stop:num' or 'log:start:stop:num' "
               "(real start and stop, integer num >= 1; log: start, stop > 0)")
 #: first line of every scan.toml slabqkt writes (a folder without it is not a scan folder)
@@ -160,6 +164,9 @@ def expand_values(key, spec):
                 or not num.is_integer() or num < 1 or (is_log and (start <= 0 or stop <= 0)):
             raise CaseError(key, spec, RANGE_HELP)
         num = int(num)
+        if num > MAX_VALUES:
+            raise CaseError(key, spec, f"allowed: at most {MAX_VALUES} values per key (num = "
+                            f"{num}; every value is a solve per point of the other keys)")
         vals = np.geomspace(start, stop, num) if is_log else np.linspace(start, stop, num)
         return [float(v) for v in vals]
     return [spec]
@@ -230,6 +237,12 @@ class ScanSpec:
         self.keys = list(vary)
         self.values = [list(vary[k]) for k in self.keys]
         self.mode = mode
+        n_points = (int(np.prod([float(len(v)) for v in self.values])) if mode == "product"
+                    else max(len(v) for v in self.values))
+        if n_points > MAX_POINTS or any(len(v) > MAX_VALUES for v in self.values):
+            raise CaseError("scan.vary", {k: f"{len(v)} values" for k, v in zip(self.keys, self.values)},
+                            f"allowed: at most {MAX_VALUES} values per key and {MAX_POINTS} points "
+                            f"in all ({n_points} asked; split the scan)")
         seen = {}
         for key in self.keys:
             for t in targets(key):
