@@ -235,6 +235,29 @@ def test_silicon_wsvec_against_direct_sum():
     assert np.abs(x[0::2] - x[1::2]).max() < 2e-3
 
 
+def test_silicon_wsvec_blocks_are_the_minimal_distance_replicas():
+    """The (R, m, n) keying: the listed R + T minimise |R + T + tau_n - tau_m| (use_ws_distance).
+
+    Independent of the reader's use of the blocks: the centres and the supercell (mp_grid
+    4 x 4 x 4) alone fix which T are the nearest replicas; swapping m and n must not fit.
+    """
+    folder = data_dir("silicon")
+    keys, counts, shifts = w90.read_wsvec(folder / "silicon_wsvec.dat")
+    tau = w90.read_centres(folder / "silicon_centres.xyz")[0]
+    A = w90.read_win(folder / "silicon.win")["unit_cell"]
+    assert counts.sum() == len(shifts) and len(keys) == 93 * 64
+    G = 4 * np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    block = np.repeat(np.arange(len(keys)), counts)
+    first = np.cumsum(counts) - counts
+    for a, b, fits in ((3, 4, True), (4, 3, False)):
+        dtau = tau[keys[:, b]] - tau[keys[:, a]]
+        d = np.linalg.norm((keys[block, :3] + shifts) @ A + dtau[block], axis=1)
+        best = np.linalg.norm(((keys[:, :3] + shifts[first])[:, None] + G) @ A
+                              + dtau[:, None], axis=2).min(1)
+        excess = np.abs(d - best[block]).max()
+        assert (excess < 1e-4) == fits, (a, b, excess)
+
+
 # ------------------------------------------------------------------ platinum
 def test_pt_bands_electrons_and_film_normals(pt_hr):
     m = build_lattice_model(pt_table(pt_hr), {"normal_cartesian": [0, 0, 1]}, 0.0)

@@ -58,7 +58,9 @@ LATTICE_KEYS = {
     "lattice": Key("str", None, "-", "slater_koster: Bravais lattice, one atom per cell.",
                    choices=tuple(LATTICES)),
     "orbitals": Key("str", None, "-", "slater_koster: shells on the atom, 's', 'p', 'd' "
-                    "combined in that order: 'sp', 'pd', 'spd', 'sp3', 'sp3d5', ..."),
+                    "combined in that order: 'sp', 'pd', 'spd', 'sp3', 'sp3d5', ... wannier90: "
+                    "the shells of a one-atom model in Wannier90's order, e.g. 'spd' (default: "
+                    "the win_file projections)."),
     "shells": Key("list", None, "eV", "slater_koster, orbital_p_lattice: two-centre integrals "
                   "per neighbour shell (nearest first), tables with keys "
                   + ", ".join(SK_PARAMETERS) + " (absent = 0). orbital_p_lattice default "
