@@ -226,7 +226,7 @@ def test_silicon_wsvec_against_direct_sum():
     ref_no = direct_silicon(folder, k_crys, False)
     assert np.abs(e_ws - ref_ws).max() < 1e-10
     assert np.abs(e_no - ref_no).max() < 1e-10
-    assert np.abs(e_ws - e_no).max() > 1e-2  # the replicas matter
+    assert np.abs(e_ws - e_no).max() > 0.1  # the replicas matter
     # diamond symmetry: the valence top at Gamma is triply degenerate (Gamma_25'), every level
     # at X doubly degenerate (to the accuracy of the Wannier fit)
     g = np.sort(e_ws[0])
