@@ -306,3 +306,34 @@ def test_cu_eleven_electrons(cu_hr):
     assert m.N == 9 and m.spin_operators() is None
     assert abs(electrons(m, 12, spin_factor=2) - 11) < 0.05
     assert abs(electrons(m, 16, spin_factor=2) - 11) < 0.05
+
+
+# ------------------------------------------------------------------ the data-folder rule
+def test_absent_data_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    saved = DATA
+    globals()["DATA"] = tmp_path / "absent"
+    try:
+        monkeypatch.setenv("CI", "true")
+        with pytest.raises(pytest.fail.Exception, match="Wannier90 test data not found at"):
+            data_dir("Pt")
+        monkeypatch.delenv("CI")
+        with pytest.raises(pytest.skip.Exception, match="Wannier90 test data not found at"):
+            data_dir("Pt")
+    finally:
+        globals()["DATA"] = saved
+
+
+def test_hybrid_projections_have_no_orbital_operators():
+    folder = data_dir("silicon")
+    table = {"kind": "wannier90", "hr_file": str(folder / "silicon_hr.dat"),
+             "win_file": str(folder / "silicon.win")}
+    m = build_lattice_model(table)
+    assert m.N == 8 and m.orbitals is None
+    assert m.spin_operators() is None and m.orbital_operators() is None
+    # no centres file: the orbitals sit on the atoms of their projection (two sites)
+    assert len({tuple(p) for p in np.round(m.positions, 12)}) == 2
+    with pytest.raises(CaseError, match=r"^model\.symmetrize = \['inversion'\]: needs orbital "
+                       "descriptors"):
+        build_lattice_model({**table, "symmetrize": ["inversion"]})
+    with pytest.raises(CaseError, match=r"^model\.spin_order = 'block': only for spinful"):
+        build_lattice_model({**table, "spin_order": "block"})
