@@ -11,18 +11,11 @@ import os
 import sys
 
 from .errors import SlabQKTError
+from .tools.options import is_number
 
 #: environment variables of MPI launchers (MPICH/Hydra, Open MPI, PMIx)
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
 _RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _split_petsc(argv):
@@ -36,9 +29,9 @@ def _split_petsc(argv):
     while i < len(argv):
         a = argv[i]
         if a.startswith("-") and not a.startswith("--") and len(a) > 2 and a[1].isalpha() \
-                and not _is_number(a):
+                and not is_number(a):
             petsc.append(a)
-            if i + 1 < len(argv) and (not argv[i + 1].startswith("-") or _is_number(argv[i + 1])):
+            if i + 1 < len(argv) and (not argv[i + 1].startswith("-") or is_number(argv[i + 1])):
                 petsc.append(argv[i + 1])
                 i += 1
         else:
@@ -70,10 +63,69 @@ def _parser():
     pl.add_argument("file", help="result file (.h5), scan file (scan.h5) or scan folder")
     inf = sub.add_parser("info", help="what a result or scan file holds, and how it was made")
     inf.add_argument("file")
-    s = sub.add_parser("scan", help="parameter scan (see docs/scans.md)")
-    s.add_argument("case")
-    s.add_argument("rest", nargs=argparse.REMAINDER)
+    _scan_arguments(sub.add_parser(
+        "scan", help="parameter scan (see docs/scans.md)", description=_SCAN_DESCRIPTION,
+        epilog=_SCAN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter))
     return p
+
+
+# -- slabqkt scan: the arguments (slabqkt.scans runs them) ------------------------------------
+_SCAN_DESCRIPTION = """Solve a case at many parameter values: one process, or an MPI ensemble
+(mpiexec -n N ... --group-size G). A rerun of the same command solves only the missing points;
+several jobs may work on one --dir at once. PETSc options (-ksp_type gmres ...) pass through to
+the PETSc backend. See docs/scans.md."""
+_SCAN_EPILOG = """VALUES of --vary:
+  [0.1, 1, 10]      a TOML list (strings quoted: ["a", "b"]; list-valued keys: a list of lists)
+  0.1,1,10          the same, on the command line
+  0:1:11            numpy.linspace(0, 1, 11), both ends included
+  log:10:1000:13    numpy.geomspace(10, 1000, 13), start and stop > 0
+
+examples:
+  slabqkt scan geometries/fuchs_specularity_thickness_scan.toml
+  slabqkt scan --dir results/rough.scan geometries/rashba_strip.toml \\
+      --vary boundaries.both.roughness_nm=log:0.02:1:7 --vary slab.thickness_mfp=[2,10]
+  mpiexec -n 4 slabqkt scan CASE.toml --backend petsc --group-size 2 -ksp_monitor"""
+
+
+def _scan_arguments(s):
+    """Every option of ``slabqkt scan`` (options may come before or after the case)."""
+    s.add_argument("case", nargs="?", help="case file (TOML), optionally with a [scan] table")
+    s.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES",
+                   help="a varied case key and its values (forms below); repeat for more keys; "
+                   "replaces the [scan.vary] table of the file; boundaries.both.KEY sets both "
+                   "surfaces")
+    s.add_argument("--mode", choices=("product", "zip"), help="product: every combination, one "
+                   "dimension per key; zip: the i-th values together (default: scan.mode or "
+                   "product)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the base case (value parsed as TOML); repeatable")
+    s.add_argument("--dir", metavar="DIR", help="scan folder: new, empty, or this scan's "
+                   "(default: scan.directory or results/<case name>.scan)")
+    s.add_argument("--out", metavar="FILE", help="combined result (default: DIR/scan.h5)")
+    s.add_argument("--group-size", default="1", metavar="G",
+                   help="MPI ranks per point (divides the number of ranks; >1 needs --backend "
+                   "petsc; default 1)")
+    s.add_argument("--backend", choices=("scipy", "petsc"), help="override solver.backend")
+    s.add_argument("--no-plots", action="store_true", help="skip the summary PNGs")
+    s.set_defaults(_scan_parser=s)
+
+
+def _run_scan(args, petsc_opts):
+    """Run parsed ``slabqkt scan`` arguments; returns the exit code (errors raise)."""
+    if args.case is None:
+        args._scan_parser.error("a case file is required: slabqkt scan CASE.toml "
+                                "[--vary KEY=VALUES ...] (slabqkt scan --help lists the options)")
+    from .scans.driver import ScanOptions, run_command
+    options = ScanOptions(case=args.case, vary=list(args.vary), mode=args.mode, set=list(args.set),
+                          dir=args.dir, out=args.out, group_size=args.group_size,
+                          backend=args.backend, no_plots=args.no_plots)
+    return run_command(options, petsc_opts)
+
+
+def scan_main(argv):
+    """``slabqkt scan ARGV`` without :func:`main`'s error handling (SlabQKTError raises)."""
+    ours, petsc_opts = _split_petsc(list(argv))
+    return _run_scan(_parser().parse_args(["scan"] + ours), petsc_opts)
 
 
 def _out_path(case, out):
@@ -195,8 +247,7 @@ def _dispatch(args, petsc_opts, argv=()):
     from . import case as case_mod
     from . import provenance
     if args.command == "scan":
-        from .scan import main as scan_main
-        return scan_main([args.case] + args.rest + petsc_opts)
+        return _run_scan(args, petsc_opts)
     if args.command == "plot":
         return _plot(args.file)
     if args.command == "info":
@@ -297,25 +348,8 @@ def _plot(path):
 
 
 def _plot_scan(path):
-    try:
-        from .scans import plot_scan_path
-    except ImportError:
-        plot_scan_path = None
-    if plot_scan_path is not None:
-        return plot_scan_path(path)
-    # until slabqkt.scans exists: the flat scan module
-    from .result import _reason
-    from .scan import read_scan
-    from .scan_plots import plot_scan
-    file = os.path.join(path, "scan.h5") if os.path.isdir(path) else path
-    if not os.path.isfile(file):
-        raise SlabQKTError(f"{path} is a scan folder without its combined scan.h5 (run the "
-                           "scan again to finish it)")
-    try:
-        data = read_scan(file)
-        return plot_scan(data, os.path.splitext(file)[0])
-    except (OSError, KeyError, ValueError) as exc:
-        raise SlabQKTError(f"{file}: cannot plot the scan ({_reason(exc)})") from None
+    from .scans import plot_scan_path
+    return plot_scan_path(path)
 
 
 def _print_bulk(res):

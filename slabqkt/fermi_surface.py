@@ -200,7 +200,21 @@ def crossing_radii(model, dirs, energy, k_max, n_scan=256, iters=60):
     return R.T
 
 
-class FermiSurface:
+class SurfaceMeasures:
+    """DOS-weighted sums shared by every Fermi-surface sampler (``rank``, ``w``, ``v``)."""
+
+    @property
+    def density_of_states(self):
+        """Total DOS at the energy, 1/(eV nm^d) (ranks counted)."""
+        return float(np.sum(self.rank * self.w))
+
+    def mean_speed(self):
+        """DOS-weighted mean |v| (nm/fs)."""
+        rw = self.rank * self.w
+        return float(np.sum(rw * np.linalg.norm(self.v, axis=-1)) / rw.sum())
+
+
+class FermiSurface(SurfaceMeasures):
     """Sampled Fermi surface at one energy.
 
     Attributes (Ns states)
@@ -338,13 +352,3 @@ class FermiSurface:
                              "Fermi level (specular partners are not on the Fermi surface); "
                              "Fuchs-Sondheimer boundaries need it")
         del e
-
-    @property
-    def density_of_states(self):
-        """Total DOS at the energy, 1/(eV nm^d) (ranks counted)."""
-        return float(np.sum(self.rank * self.w))
-
-    def mean_speed(self):
-        """DOS-weighted mean |v| (nm/fs)."""
-        rw = self.rank * self.w
-        return float(np.sum(rw * np.linalg.norm(self.v, axis=-1)) / rw.sum())

@@ -209,6 +209,10 @@ def _dh_orig(es):
 class StateWeights:
     """Per-state weights of the intra, gradient and disorder parts of one observable.
 
+    With ``states`` (the states this MPI rank sweeps) the per-state weights are
+    computed there only (0 elsewhere) and the moment weights are summed over
+    the ranks by ``allreduce``.
+
     Attributes
     ----------
     intra : (Ns,) Tr[P O]
@@ -217,22 +221,30 @@ class StateWeights:
     dis_m : (r,) sum_s w_s Im Tr[Lambda Q_s] (1/(eV nm^d))
     """
 
-    def __init__(self, obs, fs, coll, gap_tol):
+    def __init__(self, obs, fs, coll, gap_tol, states=None, allreduce=None):
         es = fs.es
-        Om = obs.matrix(fs.model, fs.k, _dh_orig(es))
-        Ot = es.U.conj().swapaxes(-1, -2) @ Om @ es.U
-        mem = es.members(fs.group)
-        self.intra = np.real(np.einsum("sii,si->s", Ot, mem))
-        G = es.interband_weights(fs.group, gap_tol)  # (Ns, N, N): 1/(eps_j - eps_i)
+        ns = len(fs.k)
+        st = np.arange(ns) if states is None else np.asarray(states, int)
+        U = es.U[st]
+        Uh = U.conj().swapaxes(-1, -2)
+        Om = obs.matrix(fs.model, fs.k[st], U[:, None] @ es.dh[st] @ Uh[:, None])
+        Ot = Uh @ Om @ U
+        mem = es.members(fs.group)[st]
+        # every rank checks the gaps of all states (cheap, elementwise): the same error everywhere
+        G = es.interband_weights(fs.group, gap_tol)[st]  # (Ns_loc, N, N): 1/(eps_j - eps_i)
+        self.intra, self.grad, self.dis_phi = np.zeros(ns), np.zeros(ns), np.zeros(ns)
+        self.intra[st] = np.real(np.einsum("sii,si->s", Ot, mem))
         # Tr[A^x_nm O] summed over m != n:  i sum_ij G_ij dh^x_ij O_ji
-        self.grad = np.real(1j * np.einsum("sij,sij,sji->s", G, es.dh[:, 0], Ot))
+        self.grad[st] = np.real(1j * np.einsum("sij,sij,sji->s", G, es.dh[st, 0], Ot))
         D = np.einsum("s,sab->ab", fs.w, fs.P)
-        Dt = es.U.conj().swapaxes(-1, -2) @ D @ es.U
+        Dt = Uh @ D @ U
         # Im Tr[X Q_s] = Im sum_ij (-G_ij) X_ij O_ji = Im Tr[X Y_s], Y_s = U (-G^T o O~) U^+
-        self.dis_phi = np.imag(np.einsum("sij,sij,sji->s", -G, Dt, Ot))
+        self.dis_phi[st] = np.imag(np.einsum("sij,sij,sji->s", -G, Dt, Ot))
         # the moment part needs only sum_s w_s Y_s (N x N): never an (Ns, r, N, N) array
-        Y = es.U @ (-G.swapaxes(-1, -2) * Ot) @ es.U.conj().swapaxes(-1, -2)
-        Ysum = np.einsum("s,sab->ab", fs.w, Y)
+        Y = U @ (-G.swapaxes(-1, -2) * Ot) @ Uh
+        Ysum = np.einsum("s,sab->ab", fs.w[st], Y)
+        if allreduce is not None:
+            Ysum = allreduce(Ysum)
         self.dis_m = np.imag(np.einsum("rab,ba->r", coll.basis, Ysum))
         self.unit = obs.unit
 
@@ -341,11 +353,14 @@ class ObservableSet:
     caller reduces over ranks before adding the uniform intrinsic part).
     """
 
-    def __init__(self, observables, model, fs, coll, field, n_radial=64, gap_tol=None, sea=None):
+    def __init__(self, observables, model, fs, coll, field, n_radial=64, gap_tol=None, sea=None,
+                 states=None, allreduce=None):
         self.observables = observables
         self.fs, self.coll = fs, coll
         gap_tol = gap_tol if gap_tol is not None else 10 * fs.tol
-        self.weights = [StateWeights(o, fs, coll, gap_tol) for o in observables]
+        #: the states whose weights this rank holds (None: all)
+        self.states = states
+        self.weights = [StateWeights(o, fs, coll, gap_tol, states, allreduce) for o in observables]
         #: two-grid error estimate of each intrinsic part (lattice models), else None
         self.intrinsic_error = None
         if sea is None:

@@ -23,7 +23,6 @@ replaces a symbolic link, a directory, a device or a FIFO.
 """
 import contextlib
 import dataclasses
-import errno
 import os
 import stat
 import tempfile
@@ -86,7 +85,7 @@ def hdf5_format(path):
     return fmt.decode() if isinstance(fmt, bytes) else str(fmt)
 
 
-def check_target(path, force=False, protect=()):
+def check_target(path, force=False, protect=(), formats=("slabqkt-result",)):
     """Refuse to replace ``path`` unless it is absent or a slabqkt result file.
 
     Parameters
@@ -97,6 +96,9 @@ def check_target(path, force=False, protect=()):
         Replace an existing regular file that is not a slabqkt result.
     protect : iterable of str
         Files that are never a target, even with ``force`` (the case file).
+    formats : tuple of str
+        HDF5 ``format`` attribute prefixes of the files that may be replaced
+        (``slabqkt-scan`` for a scan's ``--out``).
 
     Raises
     ------
@@ -117,8 +119,9 @@ def check_target(path, force=False, protect=()):
         if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
             raise SlabQKTError(f"{path} is the case file {p}: it is never replaced by a result "
                                "(give another --out)")
-    if not force and not (hdf5_format(path) or "").startswith("slabqkt-result"):
-        raise SlabQKTError(f"{path} exists and is not a slabqkt result file: not replaced "
+    if not force and not (hdf5_format(path) or "").startswith(tuple(formats)):
+        what = "scan" if formats == ("slabqkt-scan",) else "result"
+        raise SlabQKTError(f"{path} exists and is not a slabqkt {what} file: not replaced "
                            "(give another --out, or --force to replace it)")
 
 
@@ -129,7 +132,7 @@ def _name_max(folder):
         return 255
 
 
-def check_output(path, force=False, protect=(), also=()):
+def check_output(path, force=False, protect=(), also=(), formats=("slabqkt-result",)):
     """Check before a solve that the result file can be written at ``path``.
 
     Creates the folder, writes and removes a temporary file in it, and
@@ -172,7 +175,7 @@ def check_output(path, force=False, protect=(), also=()):
     except OSError as exc:
         raise SlabQKTError(f"cannot create the folder {folder} for {path} "
                            f"({_reason(exc)})") from None
-    check_target(path, force, protect)
+    check_target(path, force, protect, formats)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=folder)
     except OSError as exc:
@@ -363,7 +366,7 @@ def _check_result(f, path):
     fmt = _plain(f.attrs.get("format", ""))
     if isinstance(fmt, str) and fmt.startswith("slabqkt-scan"):
         raise SlabQKTError(f"{path} is a slabqkt scan file, not a single result (read it with "
-                           "slabqkt.scan.read_scan; `slabqkt plot` and `slabqkt info` take it)")
+                           "slabqkt.scans.read_scan or load_scan; `slabqkt plot` and `slabqkt info` take it)")
     if not (isinstance(fmt, str) and fmt.startswith("slabqkt-result")):
         raise SlabQKTError(f"{path} is an HDF5 file but not a slabqkt result (format attribute "
                            f"{fmt!r}, expected {FORMAT!r})")

@@ -86,7 +86,8 @@ class Simulation:
                        "tolerance": fsc["sea_tolerance"], "partition": self.backend.partition,
                        "allreduce": self.backend.allreduce}
             self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
-                                             fsc["n_radial"], sea=sea)
+                                             fsc["n_radial"], sea=sea, states=self.local_states(),
+                                             allreduce=self.backend.allreduce)
         self.setup_seconds = time.perf_counter() - t0
         log.info("Fermi surface: %d states on %d sheet(s), tau = %.4g fs, l = %.4g nm, "
                  "n_i v0^2 = %.4g eV^2 nm^%d", self.fs.n_states, self.fs.n_sheets, self.tau,
@@ -158,8 +159,9 @@ class Simulation:
         """Homogeneous solution: phi (Ns,) and observables (dict of scalars)."""
         with stage("bulk"):
             phi, m = BulkBoltzmann(self.fs, self.coll, self.field).solve()
-            allst = np.arange(self.fs.n_states)
-            parts = self.observables.local_parts(phi, np.zeros_like(phi), m, allst)
+            mine = self.local_states()  # the weights live there: partial sums, reduced
+            parts = self.backend.allreduce(
+                self.observables.local_parts(phi[mine], np.zeros(len(mine)), m, mine))
             obs = self.observables.finish(parts, m)
         return phi, obs
 
@@ -183,11 +185,20 @@ class Simulation:
         bl, br = self.case["boundaries"]["left"], self.case["boundaries"]["right"]
         self.surfaces = Surface.from_case(bl), Surface.from_case(br)
 
+    def local_pairs(self):
+        """The v_x > 0 states whose mirror pairs this rank sweeps (contiguous blocks)."""
+        plus = np.nonzero(self.fs.v[:, 0] > 0)[0]
+        return plus[self.backend.partition(len(plus))]
+
+    def local_states(self):
+        """This rank's states: its pairs and their mirror partners."""
+        mine = self.local_pairs()
+        return np.concatenate([mine, self.fs.mirror[mine]])
+
     def problem(self):
         self._prepare()
         pL, pR = self.surfaces[0].p(self.fs.k), self.surfaces[1].p(self.fs.k)
-        plus = np.nonzero(self.fs.v[:, 0] > 0)[0]
-        mine = plus[self.backend.partition(len(plus))]
+        mine = self.local_pairs()
         return SlabBoltzmann(self.fs, self.coll, self.grid, pL, pR, self.field, pairs=mine,
                              allreduce=self.backend.allreduce)
 

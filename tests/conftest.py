@@ -37,6 +37,14 @@ RASHBA = {
 }
 
 
+def rashba_toml(name, thickness_mfp=3.0, n_x=40, n_angles=32, extra=""):
+    """A small 2D Rashba strip case as TOML text (CLI and file tests), plus ``extra`` lines."""
+    return (f'name = "{name}"\n[model]\nkind = "rashba"\ndimension = 2\neffective_mass = 0.5\n'
+            f'alpha_R = 0.05\n[fermi_surface]\nfermi_level_eV = 0.1\nn_angles = {n_angles}\n'
+            f'[disorder]\ntau_fs = 20.0\n[slab]\nthickness_mfp = {thickness_mfp}\n'
+            f'n_x = {n_x}\n' + extra)
+
+
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 #: make test sets it: a missing MPI piece then fails instead of skipping
 REQUIRE_MPI = os.environ.get("SLABQKT_REQUIRE_MPI", "") not in ("", "0")

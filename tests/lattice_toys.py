@@ -143,12 +143,12 @@ def kramers(t=1.0, a=0.3, m=1.0, lam=0.4, d=2):
     return Toy(4, zone, h, dh, "kramers")
 
 
-def avoided_crossing(t=1.0, a=0.3, delta=1e-6):
-    """Two square-lattice bands of different widths coupled by a tiny constant delta (eV).
+def avoided_crossing(t=1.0, a=0.3, delta=1e-6, d=2):
+    """Two bands of different widths coupled by a constant delta (eV): an avoided crossing.
 
-    e1 = -2t(cos k_x a + cos k_y a), e2 = -t(cos k_x a + cos k_y a) - 0.5 t; at
-    mu = -1.5 t... they cross on the Fermi surface where both equal mu only on a line
-    of k; with mu chosen on that line the gap at the Fermi level is 2 delta.
+    e1 = -2t c, e2 = -t c/2 - t/2 + 0.2 t cos(k_y a), c = sum_i cos(k_i a). At mu = -0.5 t
+    (c = 1/4 on e1) they cross where cos(k_y a) = 0.625, on the Fermi surface: the gap
+    there is 2 delta.
     """
     def h(k):
         c = np.cos(k * a).sum(-1)
@@ -160,12 +160,12 @@ def avoided_crossing(t=1.0, a=0.3, delta=1e-6):
 
     def dh(k):
         s = np.sin(k * a)
-        out = np.zeros(k.shape[:-1] + (2, 2, 2), complex)
+        out = np.zeros(k.shape[:-1] + (d, 2, 2), complex)
         out[..., :, 0, 0] = 2 * t * a * s
         out[..., :, 1, 1] = 0.5 * t * a * s
         out[..., 1, 1, 1] -= 0.2 * t * a * s[..., 1]
         return out
-    return Toy(2, rectangular_zone(a, a), h, dh, "avoided")
+    return Toy(2, rectangular_zone(*([a] * d)), h, dh, "avoided")
 
 
 def rotated(model, U):

@@ -10,7 +10,7 @@ import pytest
 
 from slabqkt.lattice.fermi_sea import grid_sum, intrinsic_lattice, zone_grid
 from slabqkt.observables import make_observable
-from slabqkt.units import E_CHARGE, HBAR, HBAR2_OVER_2ME
+from slabqkt.units import E_CHARGE, HBAR
 
 from toy_rashba_square import ToyRashbaSquare
 

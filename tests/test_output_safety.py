@@ -10,29 +10,12 @@ import sys
 import h5py
 import pytest
 
-from conftest import subprocess_env
+from conftest import subprocess_env, rashba_toml
 
 from slabqkt import cli
 from slabqkt.result import load_result
 
-CASE = """
-name = "safety"
-[model]
-kind = "rashba"
-dimension = 2
-effective_mass = 0.5
-alpha_R = 0.05
-[fermi_surface]
-fermi_level_eV = 0.1
-n_angles = 32
-[disorder]
-tau_fs = 20.0
-[slab]
-thickness_mfp = 3.0
-n_x = 40
-[observables]
-names = ["spin_z"]
-"""
+CASE = rashba_toml("safety", 3.0, 40, extra='[observables]\nnames = ["spin_z"]\n')
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import mpich_launcher, subprocess_env
+from conftest import mpich_launcher, subprocess_env, rashba_toml
 
 from slabqkt import resolve
 from slabqkt.cli import _split_petsc
@@ -30,24 +30,7 @@ RASHBA = {
     "boundaries": {"left": {"specularity": 0.3}},
     "output": {"plots": False},
 }
-CASE_TOML = """
-name = "launch"
-[model]
-kind = "rashba"
-dimension = 2
-effective_mass = 0.5
-alpha_R = 0.05
-[fermi_surface]
-fermi_level_eV = 0.1
-n_angles = 32
-[disorder]
-tau_fs = 20.0
-[slab]
-thickness_mfp = 3.0
-n_x = 40
-[output]
-plots = false
-"""
+CASE_TOML = rashba_toml("launch", 3.0, 40, extra='[output]\nplots = false\n')
 
 
 def test_split_petsc_takes_a_negative_number_as_the_value():

@@ -12,24 +12,9 @@ from slabqkt.plots import plot_current, plot_observable, wall_distances
 from slabqkt.result import load_result
 from slabqkt.simulation import Simulation
 
-CASE = """
-name = "plotcase"
-[model]
-kind = "rashba"
-dimension = 2
-effective_mass = 0.5
-alpha_R = 0.05
-[fermi_surface]
-fermi_level_eV = 0.1
-n_angles = 32
-[disorder]
-tau_fs = 20.0
-[slab]
-thickness_mfp = 4.0
-n_x = 40
-[observables]
-names = ["spin_z"]
-"""
+from conftest import rashba_toml
+
+CASE = rashba_toml("plotcase", 4.0, 40, extra='[observables]\nnames = ["spin_z"]\n')
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +119,7 @@ def test_plot_draws_a_scan_folder_and_its_file(tmp_path, capsys):
     os.unlink(d / "scan.h5")
     assert cli.main(["plot", str(d)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "scan folder without its combined scan.h5" in err
+    assert err.count("\n") == 1 and "scan folder without a combined result yet (no scan.h5" in err
 
 
 # -- item 29: the near-wall view ----------------------------------------------------------------

@@ -10,26 +10,9 @@ import pytest
 from slabqkt import cli, provenance
 from slabqkt.result import load_result
 
-CASE = """
-name = "prov"
-[model]
-kind = "rashba"
-dimension = 2
-effective_mass = 0.5
-alpha_R = 0.05
-[fermi_surface]
-fermi_level_eV = 0.1
-n_angles = 32
-[disorder]
-tau_fs = 20.0
-[slab]
-thickness_mfp = 3.0
-n_x = 40
-[observables]
-names = ["spin_z"]
-[output]
-plots = false
-"""
+from conftest import rashba_toml
+
+CASE = rashba_toml("prov", 3.0, 40, extra='[observables]\nnames = ["spin_z"]\n[output]\nplots = false\n')
 
 HAVE_GIT = shutil.which("git") is not None
 

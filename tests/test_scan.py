@@ -27,7 +27,8 @@ import pytest
 
 from conftest import mpich_launcher, subprocess_env
 
-from slabqkt import scan as scan_mod
+from slabqkt import scans as scan_mod
+from slabqkt.cli import scan_main
 from slabqkt.analytic import fuchs_sondheimer
 from slabqkt.errors import CaseError, SlabQKTError
 from slabqkt.result import load_result
@@ -89,7 +90,7 @@ def _write(tmp_path, name, text):
 
 def _scan(args, capsys=None):
     """Run ``slabqkt scan`` in this process; returns its stdout if capsys is given."""
-    assert scan_mod.main(list(args)) == 0
+    assert scan_main(list(args)) == 0
     return capsys.readouterr().out if capsys is not None else None
 
 
@@ -175,7 +176,7 @@ def test_bad_specs_are_one_line_case_errors(tmp_path, vary, key):
     for v in vary:
         args += ["--vary", v]
     with pytest.raises(CaseError) as err:
-        scan_mod.main(args)
+        scan_main(args)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith(key + " = "), msg
     assert not (tmp_path / "d").exists()
@@ -185,15 +186,15 @@ def test_bad_mode_group_size_and_empty_scan(tmp_path):
     case = _write(tmp_path, "small.toml", SMALL)
     d = str(tmp_path / "d")
     with pytest.raises(CaseError, match=r"^scan\.mode = 'zip': .*equal numbers"):
-        scan_mod.main([case, "--vary", "slab.n_x=[10,20]", "--vary", "slab.thickness_mfp=[1]",
+        scan_main([case, "--vary", "slab.n_x=[10,20]", "--vary", "slab.thickness_mfp=[1]",
                        "--mode", "zip", "--dir", d])
     with pytest.raises(CaseError, match=r"^--group-size = '2': allowed: a positive divisor of "
                                          r"the number of MPI ranks \(1\)$"):
-        scan_mod.main([case, "--vary", "slab.n_x=[10,20]", "--group-size", "2", "--dir", d])
+        scan_main([case, "--vary", "slab.n_x=[10,20]", "--group-size", "2", "--dir", d])
     with pytest.raises(CaseError, match=r"^--group-size = 'two'"):
-        scan_mod.main([case, "--vary", "slab.n_x=[10,20]", "--group-size", "two", "--dir", d])
+        scan_main([case, "--vary", "slab.n_x=[10,20]", "--group-size", "two", "--dir", d])
     with pytest.raises(CaseError, match=r"^scan\.vary = "):
-        scan_mod.main([case, "--dir", d])
+        scan_main([case, "--dir", d])
 
 
 def test_cli_error_is_one_line(tmp_path):
@@ -267,10 +268,10 @@ def test_changed_case_is_refused(tmp_path, capsys):
     _scan([case, "--vary", "slab.thickness_mfp=[0.5, 2]", "--dir", d, "--no-plots"], capsys)
     with pytest.raises(CaseError, match=r"^scan\.directory = .*holds a different scan "
                                         r"\(slab\.n_x = 40 there, 50 now\)"):
-        scan_mod.main([case, "--vary", "slab.thickness_mfp=[0.5, 2]", "--set", "slab.n_x=50",
+        scan_main([case, "--vary", "slab.thickness_mfp=[0.5, 2]", "--set", "slab.n_x=50",
                        "--dir", d])
     with pytest.raises(CaseError, match=r"holds a different scan \(scan\.vary\.slab\.thickness_mfp"):
-        scan_mod.main([case, "--vary", "slab.thickness_mfp=[0.5, 3]", "--dir", d])
+        scan_main([case, "--vary", "slab.thickness_mfp=[0.5, 3]", "--dir", d])
     # the same scan again: nothing to solve
     out = _scan([case, "--vary", "slab.thickness_mfp=[0.5,2.0]", "--dir", d, "--no-plots"], capsys)
     assert _solved(out) == 0
@@ -282,7 +283,7 @@ def test_failed_point_keeps_the_others(tmp_path, capsys):
     args = [case, "--vary", "fermi_surface.fermi_level_eV=[-0.1, 0.1]", "--dir", str(d), "--no-plots"]
     for _ in range(2):  # the rerun retries only the failed point, and it fails again
         with pytest.raises(SlabQKTError) as err:
-            scan_mod.main(args)
+            scan_main(args)
         msg = str(err.value)
         assert "\n" not in msg and msg.startswith("1 of 2 scan points failed"), msg
         assert "point 0 (fermi_surface.fermi_level_eV = -0.1)" in msg
@@ -317,14 +318,14 @@ def test_kill_and_restart(tmp_path, capsys):
     assert 3 <= len(done) < 12
     assert os.path.isdir(d / "claims")  # the killed run's claims are still there
     # debris of a killed writer: a temporary file, and a truncated point file of a missing point
-    (points / ".tmp-killed.h5").write_bytes(b"\x89HDF\r\n")
+    (points / ".tmp-k1lled_0.h5").write_bytes(b"\x89HDF\r\n")
     missing = sorted(set(range(12)) - {int(f[:-3]) for f in done})
     (points / f"{missing[0]:06d}.h5").write_bytes(b"\x00" * 100)
     out = _scan([case, "--dir", str(d), "--no-plots"], capsys)
     assert _solved(out) == 12 - len(done)
     assert f"{len(done)} were done before" in out
     assert not (d / "claims").exists() or not any(os.scandir(d / "claims"))
-    assert not (points / ".tmp-killed.h5").exists()
+    assert not (points / ".tmp-k1lled_0.h5").exists()
     ref_dir = tmp_path / "uninterrupted"
     out = _scan([case, "--dir", str(ref_dir), "--no-plots"], capsys)
     assert _solved(out) == 12
@@ -361,7 +362,7 @@ SPEC_2X3 = ["--vary", "boundaries.left.specularity=[0.0, 0.7]",
 def serial_2x3(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serial")
     case = _write(tmp, "small.toml", SMALL)
-    assert scan_mod.main([case, "--dir", str(tmp / "serial")] + SPEC_2X3) == 0
+    assert scan_main([case, "--dir", str(tmp / "serial")] + SPEC_2X3) == 0
     return case, scan_mod.read_scan(str(tmp / "serial"))
 
 

@@ -20,7 +20,7 @@ from .slater_koster import LATTICES, SK_PARAMETERS, shells_of, slater_koster_hop
 from .tight_binding import LatticeModel
 
 LATTICE_KINDS = ("tight_binding", "slater_koster", "square", "cubic", "rashba_square",
-                 "orbital_p_lattice")
+                 "orbital_p_lattice", "wannier90")
 
 #: Doc text of the lattice kinds (for the model.kind key).
 KIND_DOC = ("Lattice models (docs/models.md): 'tight_binding' (inline hoppings), "
@@ -42,21 +42,25 @@ LATTICE_KEYS = {
                 "hbar^2/(2 m* a^2) from model.effective_mass (the continuum mass at small k).",
                 0.0, lo_open=True),
     "lattice_vectors": Key("list", None, "nm", "tight_binding: rows a_i of the Bravais lattice "
-                           "(d lists of d numbers, Cartesian crystal frame)."),
+                           "(d lists of d numbers, Cartesian crystal frame). wannier90: "
+                           "overrides the cell of win_file / tb_file (3 lists of 3, nm)."),
     "positions": Key("list", None, "nm", "tight_binding: orbital positions tau_n (N lists of d "
                      "numbers, Cartesian), in the phase e^{ik.(R + tau_n - tau_m)}; default 0."),
     "hoppings": Key("list", None, "eV", "tight_binding: list of {R = [ints], real = [[..]], "
                     "imag = [[..]]} with H_mn(R) = <m,0|H|n,R> (N x N); an R whose -R is not "
                     "listed gets H(-R) = H(R)^dagger, a listed pair must satisfy it; H(0) "
                     "Hermitian."),
-    "basis": Key("list", None, "-", "tight_binding: optional descriptors of the N states, "
+    "basis": Key("list", None, "-", "tight_binding, wannier90: optional descriptors of the N "
+                 "states, "
                  "{site = i, orbital = 's'|'px'|..|'dxy', spin = 'up'|'down'} (site: a label, "
                  "the same for the two spin states of one orbital): spin and orbital operators "
                  "follow."),
     "lattice": Key("str", None, "-", "slater_koster: Bravais lattice, one atom per cell.",
                    choices=tuple(LATTICES)),
     "orbitals": Key("str", None, "-", "slater_koster: shells on the atom, 's', 'p', 'd' "
-                    "combined in that order: 'sp', 'pd', 'spd', 'sp3', 'sp3d5', ..."),
+                    "combined in that order: 'sp', 'pd', 'spd', 'sp3', 'sp3d5', ... wannier90: "
+                    "the shells of a one-atom model in Wannier90's order, e.g. 'spd' (default: "
+                    "the win_file projections)."),
     "shells": Key("list", None, "eV", "slater_koster, orbital_p_lattice: two-centre integrals "
                   "per neighbour shell (nearest first), tables with keys "
                   + ", ".join(SK_PARAMETERS) + " (absent = 0). orbital_p_lattice default "
@@ -76,7 +80,31 @@ LATTICE_KEYS = {
                    "orbital (default: true when a soc key is non-zero)."),
     "spin_order": Key("str", None, "-", "Spinful slater_koster, orbital_p_lattice: "
                       "'interleaved' (up, down per orbital, default) or 'block' (all up, then "
-                      "all down).", choices=orb.SPIN_ORDERS),
+                      "all down). Spinful wannier90 (required): 'block' for VASP with Wannier90 "
+                      "1.x (e.g. the Pt file), 'interleaved' for Wannier90 >= 2 spinor "
+                      "projections.", choices=orb.SPIN_ORDERS),
+    "hr_file": Key("str", None, "-", "wannier90: path of seedname_hr.dat (absolute, or relative "
+                   "to the working directory). Excludes tb_file."),
+    "tb_file": Key("str", None, "-", "wannier90: path of seedname_tb.dat (lattice inline; its "
+                   "position matrix is kept as model.position_matrix). Excludes hr_file."),
+    "wsvec": Key("str", None, "-", "wannier90: 'auto' (default: read seedname_wsvec.dat beside "
+                 "the hoppings if it exists), 'none', or the path of the _wsvec.dat file."),
+    "win_file": Key("str", None, "-", "wannier90: path of seedname.win (unit_cell_cart, "
+                    "projections, spinors, atoms)."),
+    "centres_file": Key("str", None, "-", "wannier90: path of seedname_centres.xyz: the "
+                        "orbital positions tau (default: the atoms of the projections, else 0)."),
+    "energy_reference_eV": Key("float", None, "eV", "wannier90: energy subtracted from the "
+                               "(absolute) Wannier energies, so that fermi_surface.fermi_level_eV "
+                               "is relative to it; default 0 (fermi_level_eV absolute). E.g. the "
+                               "DFT Fermi energy with fermi_level_eV = 0."),
+    "symmetrize": Key("list", None, "-", "wannier90: symmetries imposed on the hoppings, "
+                      "from 'time_reversal', 'inversion' (a projection onto the invariant part; "
+                      "needs orbital descriptors; inversion needs one site). Default none."),
+    "symmetry_tol_eV": Key("float", None, "eV", "wannier90: allowed eigenvalue mismatch of the "
+                           "k_x -> -k_x check of the film normal (default 0.02: a Wannier model "
+                           "keeps the crystal symmetry only to the accuracy of the "
+                           "Wannierisation, e.g. 4-8 meV for the unsymmetrised Pt file at (001) "
+                           "and (100), against 1.9 eV at (111)).", 0.0, lo_open=True),
     "p_order": Key("str", None, "-", "Order of a p shell: 'wannier90' (pz, px, py; default) or "
                    "'cartesian' (px, py, pz).", choices=tuple(orb.P_ORDERS)),
 }
@@ -96,15 +124,19 @@ FILM_KEYS = {
 _USED_BY = {
     "a_nm": _PRESETS + ("slater_koster",),
     "t_eV": ("square", "cubic", "rashba_square"),
-    "lattice_vectors": ("tight_binding",), "positions": ("tight_binding",),
-    "hoppings": ("tight_binding",), "basis": ("tight_binding",),
-    "lattice": ("slater_koster",), "orbitals": ("slater_koster",),
+    "lattice_vectors": ("tight_binding", "wannier90"), "positions": ("tight_binding",),
+    "hoppings": ("tight_binding",), "basis": ("tight_binding", "wannier90"),
+    "lattice": ("slater_koster",), "orbitals": ("slater_koster", "wannier90"),
     "shells": ("slater_koster", "orbital_p_lattice"),
     "e_s_eV": ("slater_koster",), "e_p_eV": ("slater_koster", "orbital_p_lattice"),
     "e_d_eV": ("slater_koster",), "e_d_eg_eV": ("slater_koster",),
     "soc_p_eV": ("slater_koster", "orbital_p_lattice"), "soc_d_eV": ("slater_koster",),
     "spinful": ("slater_koster", "orbital_p_lattice"),
-    "spin_order": ("slater_koster", "orbital_p_lattice"),
+    "spin_order": ("slater_koster", "orbital_p_lattice", "wannier90"),
+    "hr_file": ("wannier90",), "tb_file": ("wannier90",), "wsvec": ("wannier90",),
+    "win_file": ("wannier90",), "centres_file": ("wannier90",),
+    "energy_reference_eV": ("wannier90",), "symmetry_tol_eV": ("wannier90",),
+    "symmetrize": ("wannier90",),
     "p_order": ("slater_koster", "orbital_p_lattice"),
 }
 #: keys of the continuum schema a lattice model tolerates (with their default values).
@@ -332,8 +364,167 @@ def _tight_binding(mt):
             raise CaseError("model.basis", mt["basis"], f"allowed: one entry per state (N = {N})")
     return A, R, H, tau, orbitals
 
+#: Default of model.symmetry_tol_eV (eV).
+W90_SYMMETRY_TOL_EV = 0.02
+_W90_WHERE = ("relative paths are taken from the working directory; write it with Wannier90 "
+              "(write_hr = .true. / write_tb = .true.) or put it there (docs/wannier90.md)")
 
-def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, window_eV=0.5):
+
+def _w90_path(mt, key, base_dir, required=False):
+    """The resolved path of a wannier90 file key (None if absent), or a one-line CaseError."""
+    import pathlib
+    value = mt.get(key)
+    if value is None:
+        if required:
+            raise CaseError(f"model.{key}", None, "required by model.kind = 'wannier90'")
+        return None
+    p = pathlib.Path(value).expanduser()
+    if not p.is_absolute():
+        p = pathlib.Path(base_dir or ".").resolve() / p
+    if not p.is_file():
+        raise CaseError(f"model.{key}", value, f"file not found (tried {p}); {_W90_WHERE}")
+    return p
+
+
+def _wannier90(mt, base_dir=None):
+    """Lattice, hoppings, positions and orbitals of a Wannier90 run (docs/wannier90.md)."""
+    from . import wannier90 as w90
+    if ("hr_file" in mt) == ("tb_file" in mt):
+        raise CaseError("model.hr_file", mt.get("hr_file"), "give exactly one of model.hr_file "
+                        "and model.tb_file for model.kind = 'wannier90'")
+    _dimension(mt, 3, "wannier90")
+    hkey = "hr_file" if "hr_file" in mt else "tb_file"
+    hpath = _w90_path(mt, hkey, base_dir, True)
+    ws = mt.get("wsvec", "auto")
+    if ws not in ("auto", "none"):
+        ws = _w90_path(mt, "wsvec", base_dir)
+    win_p = _w90_path(mt, "win_file", base_dir)
+    cen_p = _w90_path(mt, "centres_file", base_dir)
+    key = hkey
+    try:
+        R, H, data, ws_used = w90.load_hoppings(hpath if hkey == "hr_file" else None,
+                                                hpath if hkey == "tb_file" else None, ws)
+        key = "win_file"
+        win = w90.read_win(win_p) if win_p is not None else None
+        key = "centres_file"
+        centres = w90.read_centres(cen_p)[0] if cen_p is not None else None
+    except w90.Wannier90Error as exc:
+        raise CaseError(f"model.{key}", mt.get(key), str(exc)) from None
+    N = H.shape[-1]
+    if "lattice_vectors" in mt:
+        A = _matrix(mt["lattice_vectors"], "model.lattice_vectors", (3, 3), "a 3 x 3 matrix (nm)")
+        if abs(np.linalg.det(A)) < 1e-12 * np.abs(A).max() ** 3:
+            raise CaseError("model.lattice_vectors", mt["lattice_vectors"],
+                            "allowed: linearly independent vectors")
+    elif data.lattice is not None:
+        A = data.lattice
+    elif win is not None and win["unit_cell"] is not None:
+        A = win["unit_cell"]
+    else:
+        raise CaseError("model.win_file", mt.get("win_file"), "the lattice is needed: give "
+                        "model.win_file (with unit_cell_cart), model.tb_file or "
+                        "model.lattice_vectors (nm)")
+    if win is not None and win["num_wann"] is not None and win["num_wann"] != N:
+        raise CaseError("model.win_file", mt["win_file"], f"num_wann = {win['num_wann']} but "
+                        f"the hoppings have N = {N}: files of different runs?")
+    # spatial orbitals: the case (basis, orbitals) or the .win projections
+    orbitals, sites, names = None, None, None
+    if "basis" in mt and "orbitals" in mt:
+        raise CaseError("model.orbitals", mt["orbitals"], "give model.basis or model.orbitals, "
+                        "not both")
+    if "basis" in mt:
+        orbitals = orb.parse_basis(mt["basis"], N)
+        if len(orbitals) != N:
+            raise CaseError("model.basis", mt["basis"], f"allowed: one entry per Wannier "
+                            f"function (N = {N})")
+    elif "orbitals" in mt:
+        shells = shells_of(mt["orbitals"])
+        if shells is None:
+            raise CaseError("model.orbitals", mt["orbitals"], "allowed: 's', 'p', 'd' combined "
+                            "in that order, e.g. 'spd'")
+        names = [n for l in shells for n in orb.shell_names(l)]
+        sites = [0] * len(names)
+    elif win is not None and win["projections"]:
+        try:
+            sites, names = w90.parse_projections(win["projections"], win["atoms"], win_p)
+        except w90.Wannier90Error as exc:
+            raise CaseError("model.win_file", mt["win_file"], str(exc)) from None
+    spinful = None
+    if orbitals is not None:
+        spinful = orbitals[0].spin is not None
+    elif names is not None:
+        if len(names) == N:
+            spinful = False
+        elif 2 * len(names) == N:
+            spinful = True
+        else:
+            src = "model.orbitals" if "orbitals" in mt else "model.win_file"
+            raise CaseError(src, mt.get(src.split(".")[1]), f"{len(names)} orbitals for N = {N} "
+                            "Wannier functions (allowed: N or N/2 with spin)")
+    if win is not None and spinful is not None and win["spinors"] != spinful:
+        raise CaseError("model.win_file", mt["win_file"], f"spinors = {win['spinors']} but the "
+                        f"orbitals give a {'spinful' if spinful else 'spinless'} basis of N = {N}")
+    if spinful is None and win is not None:
+        spinful = win["spinors"]
+    order = mt.get("spin_order")
+    if spinful and orbitals is None and order is None:
+        raise CaseError("model.spin_order", None, "required for a spinful Wannier90 model: "
+                        "'block' (all up, then all down: VASP with Wannier90 1.x, e.g. the Pt "
+                        "file) or 'interleaved' (up, down per orbital: Wannier90 >= 2 spinors)")
+    if order is not None and not spinful:
+        raise CaseError("model.spin_order", order, "only for spinful models (spinors = .true. "
+                        "in win_file, or N = 2 x the number of orbitals)")
+    if orbitals is None and names is not None and all(n is not None for n in names):
+        spatial = [orb.Orbital(s, n) for s, n in zip(sites, names)]
+        if spinful:
+            orbitals = ([orb.Orbital(o.site, o.name, sp) for o in spatial for sp in ("up", "down")]
+                        if order == "interleaved" else
+                        [orb.Orbital(o.site, o.name, sp) for sp in ("up", "down") for o in spatial])
+        else:
+            orbitals = spatial
+    # positions: the centres, else the projection atoms, else 0
+    if centres is not None:
+        if len(centres) != N:
+            raise CaseError("model.centres_file", mt["centres_file"], f"{len(centres)} centres "
+                            f"for N = {N} Wannier functions")
+        tau = centres
+    elif sites is not None and win is not None and all(0 <= s < len(win["atoms"]) for s in sites):
+        pos = np.array([win["atoms"][s][1] for s in sites])
+        tau = (pos if not spinful else
+               np.concatenate([pos, pos]) if order == "block" else np.repeat(pos, 2, axis=0))
+    else:
+        tau = None
+    sym = mt.get("symmetrize", [])
+    if sym:
+        if not isinstance(sym, (list, tuple)) or len(set(sym)) != len(sym) or any(
+                x not in w90.SYMMETRIES for x in sym):
+            raise CaseError("model.symmetrize", sym, "allowed: a list of distinct names from "
+                            + ", ".join(map(repr, w90.SYMMETRIES)))
+        if orbitals is None:
+            raise CaseError("model.symmetrize", sym, "needs orbital descriptors (model.orbitals, "
+                            "model.basis or win_file projections of real orbitals)")
+        try:
+            H, changes = w90.impose_symmetries(R, H, orbitals, tau, list(sym))
+        except ValueError as exc:
+            raise CaseError("model.symmetrize", sym, str(exc)) from None
+    else:
+        changes = {}
+    ref = mt.get("energy_reference_eV", 0.0)
+    if ref:
+        H = H.copy()
+        H[np.all(R == 0, axis=1)] -= ref * np.eye(N)
+    extra = {"source": str(hpath), "wsvec": None if ws_used is None else str(ws_used),
+             "energy_reference_eV": ref, "ndegen": data.ndegen, "symmetrized": changes,
+             "position_matrix": None}
+    if data.r is not None:
+        # kept on the file's own R list (not the wsvec replicas): <m0|r|nR>, nm
+        extra["position_matrix"] = data.r
+        extra["position_R"] = data.R
+    return A, R, H, tau, orbitals, extra
+
+
+def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, window_eV=0.5,
+                        base_dir=None):
     """The lattice model of a ``[model]`` table, in the film frame of ``[film]``.
 
     Parameters
@@ -346,6 +537,9 @@ def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, windo
         ``[film]`` keys of :data:`FILM_KEYS`.
     fermi_level_eV : float, optional
         If given, :func:`~slabqkt.lattice.orientation.check_specular` at it.
+    base_dir : path, optional
+        Folder of the relative file paths of 'wannier90' (default: the
+        working directory).
 
     Returns
     -------
@@ -363,6 +557,9 @@ def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, windo
     elif kind in ("slater_koster", "orbital_p_lattice"):
         A, R, H, tau, orbitals = _slater_koster(mt, kind)
         conventional = True
+    elif kind == "wannier90":
+        A, R, H, tau, orbitals, extra = _wannier90(mt, base_dir)
+        conventional = False
     else:
         A, R, H, tau, orbitals = _tight_binding(mt)
         conventional = False
@@ -385,6 +582,11 @@ def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, windo
         raise CaseError("model.hoppings", "...", str(exc)) from None
     model.crystal_rotation = Rot
     model.kind = kind
+    if kind == "wannier90":
+        model.wannier90 = extra
+        if extra.get("position_matrix") is not None:  # <m0|r|nR> rotated into the film frame
+            model.position_matrix = np.einsum("ij,rjmn->rimn", Rot, extra["position_matrix"])
     if fermi_level_eV is not None:
-        check_specular(model, fermi_level_eV, window_eV)
+        tol = mt.get("symmetry_tol_eV", W90_SYMMETRY_TOL_EV) if kind == "wannier90" else None
+        check_specular(model, fermi_level_eV, window_eV, tol=tol)
     return model

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..band_geometry import Eigensystem
 from ..errors import ModelError
-from ..units import HBAR
+from ..fermi_surface import SurfaceMeasures
 
 #: Newton stops when |eps - mu| is below this (eV).
 ENERGY_TOL = 1e-12
@@ -96,7 +96,8 @@ class Runner:
         rank = mem.sum(-1)
         e = (eps * mem).sum(-1) / rank
         dh = self.model.dh(k)
-        diag = np.real(np.einsum("mai,mdab,mbi->mdi", U.conj(), dh, U))
+        # diagonal of U^+ dh U: one batched matmul, then an O(N^2) contraction
+        diag = np.real(np.einsum("mai,mdai->mdi", U.conj(), dh @ U[:, None]))
         grad = (diag * mem[:, None, :]).sum(-1) / rank[:, None]
         first = mem.argmax(-1)
         last = N - 1 - mem[:, ::-1].argmax(-1)
@@ -230,15 +231,15 @@ def components(points, edges, zone):
     return lab
 
 
-def check_gaps(gap, grad, dk, energy, tol, where, shown=None):
+def check_gaps(gap, grad, dk, energy, tol, where, shown=None, factor=0.5):
     """Refuse eigenspaces that come closer than the grid resolves.
 
     gap (M,) eV: (estimated) distance to the nearest other eigenspace at M
     points of the surface; grad (M, d) eV nm; dk the grid step, nm^-1. The
-    resolution is |grad eps| dk / 2, the energy change over half a grid step.
-    ``shown`` (M,): the gaps to name in the message (default ``gap``).
+    resolution is ``factor`` |grad eps| dk (default: the energy change over half
+    a grid step). ``shown`` (M,): the gaps to name in the message (default ``gap``).
     """
-    res = 0.5 * np.linalg.norm(grad, axis=-1) * dk
+    res = factor * np.linalg.norm(grad, axis=-1) * dk
     bad = gap < res
     if np.any(bad):
         j = np.argmin(gap / res)
@@ -250,7 +251,7 @@ def check_gaps(gap, grad, dk, energy, tol, where, shown=None):
             f"merge the bands with fermi_surface.degeneracy_tol_eV above the gap (now {tol:g} eV)")
 
 
-class LatticeFermiSurface:
+class LatticeFermiSurface(SurfaceMeasures):
     """Fermi surface of a lattice model at one energy, mirror-symmetric in k_x by construction.
 
     Parameters
@@ -293,6 +294,10 @@ class LatticeFermiSurface:
     mirror : (Ns,) index of the specular partner: k[mirror] = (-k_x, k_par),
         v_x[mirror] = -v_x, w[mirror] = w, exactly
     n_states : int; kind = 'lattice'
+    weight_correction : float
+        max |dw|/w of the correction that makes sum_s w_s v_par(s) = 0 per band
+    geometry : dict
+        Construction details (2D: n_arcs, arc, arc_length; 3D: levels, n_faces, h).
     """
 
     kind = "lattice"
@@ -376,15 +381,5 @@ class LatticeFermiSurface:
             worst = max(worst, float(np.abs(f).max()))
         return worst
 
-    @property
-    def density_of_states(self):
-        """Total DOS at the energy, 1/(eV nm^d) (ranks counted)."""
-        return float(np.sum(self.rank * self.w))
 
-    def mean_speed(self):
-        """DOS-weighted mean |v| (nm/fs)."""
-        rw = self.rank * self.w
-        return float(np.sum(rw * np.linalg.norm(self.v, axis=-1)) / rw.sum())
-
-
-__all__ = ["LatticeFermiSurface", "Runner", "HBAR"]
+__all__ = ["LatticeFermiSurface", "Runner"]

@@ -17,11 +17,18 @@ Algorithm (see docs/fermi_surfaces.md):
    vector area: the area of the surface patch over the face (S . nu, nu the
    unit normal) divided by |grad eps|. Second order in the mesh size h.
 """
+import logging
+
 import numpy as np
 
 from ..errors import ModelError
 from .fermi_surface import check_gaps, components, constraint_normals, plane_normals
 
+log = logging.getLogger("slabqkt")
+
+#: 3D refuses vertex gaps below this fraction of |grad eps| dk (a gap between it and 1/2
+#: is a crease the grid does not resolve: a local error, logged as a warning)
+GAP_FACTOR = 0.1
 #: faces with w <= 0 whose |w| adds up to less than this share of the total are slivers
 SLIVER_SHARE = 1e-4
 
@@ -95,7 +102,8 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
             raise ModelError(f"eigenspace degeneracy changes along the Fermi surface at {mu:g} eV "
                              f"(eigenvalue {i} merges with a lower one on part of its sheet): bands "
                              "touch there; adjust fermi_surface.degeneracy_tol_eV")
-    check_gaps(gap[keep_v], G[keep_v], dk, mu, runner.tol, "at an isosurface vertex")
+    check_gaps(gap[keep_v], G[keep_v], dk, mu, runner.tol, "at an isosurface vertex", factor=GAP_FACTOR)
+    _warn_gaps(gap[keep_v], G[keep_v], dk, mu)
     if not keep_v.all():
         newid = np.cumsum(keep_v) - 1
         F = newid[F[keep_v[F[:, 0]]]]
@@ -112,7 +120,7 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
         mids, mm, mi, F = _subdivide(V, F, mask, idx)
         km, gm, gapm, _, _ = runner.project(mids, mi, normals=constraint_normals(mm, pn, 3),
                                             what="isosurface vertices")
-        check_gaps(gapm, gm, dk, mu, runner.tol, "at an isosurface vertex")
+        check_gaps(gapm, gm, dk, mu, runner.tol, "at an isosurface vertex", factor=GAP_FACTOR)
         V, mask, idx = np.concatenate([V, km]), np.concatenate([mask, mm]), np.concatenate([idx, mi])
     fi = idx[F[:, 0]]
     T = V[F]  # (Nf, 3, 3)
@@ -141,6 +149,15 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
     edge_len = np.linalg.norm(T[:, 1] - T[:, 0], axis=-1).mean()
     return dict(k=k, w=w, eigen_index=fi, sheet=lab[F[:, 0]], sheet_mirror=lab[nvv + F[:, 0]],
                 levels=levels, n_faces=len(F), h=float(edge_len), grid=(nx + 1, n + 1, n + 1))
+
+
+def _warn_gaps(gap, grad, dk, mu):
+    ratio = gap / (np.linalg.norm(grad, axis=-1) * dk)
+    if len(ratio) and ratio.min() < 0.5:
+        log.warning("Fermi surface at %g eV: another eigenspace comes within %.3g eV, below half "
+                    "the energy step of the k grid (%.3g eV): the crease of that avoided "
+                    "crossing is not resolved (a local error; raise fermi_surface.lattice_grid)",
+                    mu, gap[np.argmin(ratio)], 0.5 * (np.linalg.norm(grad, axis=-1) * dk)[np.argmin(ratio)])
 
 
 def _face_nodes(runner, T, fi, B):

@@ -192,7 +192,6 @@ def slater_koster_hoppings(lattice, a_nm, shells, n_shell_params, onsite, soc=No
     orbs = make_basis(shells, 1, spin, p_order, spin_order)
     spatial = make_basis(shells, 1, False, p_order)
     names = [o.name for o in spatial]
-    no = len(names)
     found = neighbour_shells(A, len(n_shell_params))
     R_list = [np.zeros((1, dim), int)]
     H_list = [np.diag([onsite.get(n, 0.0) for n in names]).astype(complex)[None]]

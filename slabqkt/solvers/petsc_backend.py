@@ -77,6 +77,7 @@ from petsc4py import PETSc
 
 from ..errors import CaseError, ConvergenceError, SlabQKTError
 from ..tools import KrylovProgress
+from ..tools.options import is_number
 from .base import Backend, SolveInfo
 
 #: options prefix of the moment-space KSP
@@ -104,14 +105,6 @@ NONFINITE_HINT = ("likely cause: a non-finite or huge input (field.magnitude_V_p
                   "disorder, model parameters) that overflows the right-hand side or the operator")
 
 
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def parse_cli_options(tokens):
     """PETSc command-line tokens -> ordered dict name (no dash) -> value or None.
 
@@ -126,7 +119,7 @@ def parse_cli_options(tokens):
     name = None
     for tok in tokens:
         tok = str(tok)
-        if len(tok) > 1 and tok[0] == "-" and tok[1].isalpha() and not _is_number(tok):
+        if len(tok) > 1 and tok[0] == "-" and tok[1].isalpha() and not is_number(tok):
             name = tok.lstrip("-")
             out[name] = None
         elif name is not None and out[name] is None:

@@ -8,11 +8,15 @@
 - ``<stem>_conductivity_map.png``, ``<stem>_<observable>_excess_map.png``: heat maps when
   two (or more: the others at their first value) keys vary.
 
-Works on :class:`slabqkt.scan.ScanData` (no xarray needed).
+Works on :class:`slabqkt.scans.ScanData` (no xarray needed); :func:`plot_scan_path` draws
+them from a scan folder or its ``scan.h5`` (``slabqkt plot``).
 """
+import os
+
 import numpy as np
 
-from .analytic import fuchs_sondheimer
+from ..analytic import fuchs_sondheimer
+from ..errors import SlabQKTError
 
 #: observables without an interesting edge: the charge density (neutral) and j_x (zero)
 SKIP_EDGE = ("density", "current_x")
@@ -270,3 +274,36 @@ def plot_scan(data, stem):
                                   f"{stem}_{name}_excess_map.png",
                                   f"{data.attrs['name']}: {name} edge accumulation (x = 0)"))
     return paths
+
+
+def plot_scan_path(path):
+    """Draw the summary plots of a finished scan; returns the PNG paths.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A scan folder (holding ``scan.toml`` and the combined ``scan.h5``) or a combined
+        scan file. The PNGs go beside the file: ``<stem>_conductivity_vs_<key>.png``, ...
+
+    Raises
+    ------
+    SlabQKTError
+        One line for anything else: a missing file, a folder that is not a scan folder, a
+        scan not finished yet, a file that is not a complete scan result, an unwritable folder.
+    """
+    from .dataset import read_scan
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "scan.toml")):
+            raise SlabQKTError(f"{path} is a folder but not a slabqkt scan folder (no scan.toml)")
+        path = os.path.join(path, "scan.h5")
+        if not os.path.exists(path):
+            raise SlabQKTError(f"{os.path.dirname(path)} is a scan folder without a combined "
+                               "result yet (no scan.h5: rerun `slabqkt scan` to finish it)")
+    data = read_scan(path)
+    try:
+        return plot_scan(data, os.path.splitext(path)[0])
+    except OSError as exc:
+        raise SlabQKTError(f"cannot write the plots of {path} ({exc.strerror or exc})") from None
+    except (KeyError, ValueError, IndexError) as exc:
+        raise SlabQKTError(f"{path} is not a complete slabqkt scan result ({exc})") from None
