@@ -96,8 +96,9 @@ def test_two_ranks_petsc_equal_serial_scipy(name, tmp_path):
         for part, sides in ref.edges[obs].items():
             for side, q in sides.items():
                 got = mpi.edges[obs][part][side]
-                assert got["excess"] == pytest.approx(q["excess"], rel=1e-10,
-                                                      abs=1e-10 * scale * ref.x[-1]), (obs, part, side)
+                tol = 1e-10 * scale * ref.x[-1]
+                assert got["excess"] == pytest.approx(q["excess"], rel=1e-10, abs=tol), \
+                    (obs, part, side)
     # the profiles compared are real: the spin and orbital Hall accumulations are there
     assert np.abs(ref.profile("spin_z")).max() > 0 and np.abs(ref.profile("orbital_z")).max() > 0
     assert os.path.getsize(out) > 0
