@@ -80,3 +80,17 @@ def test_parity_of_profiles(solved):
         # an edge accumulation, not a uniform response: the odd profile changes sign
         p = res.profile(odd[0])
         assert p[0] * p[-1] < 0
+
+
+def test_memory_estimate_of_the_lattice_search_is_chunked():
+    """The lattice sampler diagonalises in batches of 4096 points: the estimate of its search
+    grows with the half-zone grid eigenvalues (~ n^3 N floats), not as 256 points per Fermi
+    point (the continuum radial scan), which refused the N = 18 benchmark (lattice_grid 42,
+    2.2e4 Fermi points, measured peak < 2 GB) as needing 17.6 GiB."""
+    from slabqkt.resources import LATTICE_CHUNK, estimate
+    case = load_case(GEOM / "fcc_spd_soc_film.toml", ["fermi_surface.lattice_grid=42",
+                                                      "slab.n_x=200"])
+    est = estimate(case, bands=18)
+    grid = 22 * 43 * 43
+    assert est["fermi_search"] == 2 * grid * 18 * 8 + LATTICE_CHUNK * (8 * 324 * 16 + 8 * 21)
+    assert est["fermi_search"] < est["fermi_surface"]  # the Fermi points dominate, not the scan
