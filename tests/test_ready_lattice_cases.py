@@ -94,3 +94,20 @@ def test_memory_estimate_of_the_lattice_search_is_chunked():
     grid = 22 * 43 * 43
     assert est["fermi_search"] == 2 * grid * 18 * 8 + LATTICE_CHUNK * (8 * 324 * 16 + 8 * 21)
     assert est["fermi_search"] < est["fermi_surface"]  # the Fermi points dominate, not the scan
+
+
+def test_collision_basis_shared_between_strengths_is_exact():
+    """n_i_v0_sq_from_case builds a unit-strength operator before the run's: they share one
+    SVD through the Fermi surface, and the shared operator equals a fresh one (1/tau linear in
+    n_i v0^2)."""
+    from slabqkt.collision import Collision
+    sim = Simulation(load_case(GEOM / "lattice_rashba_strip.toml",
+                               ["fermi_surface.n_points=64", "fermi_surface.lattice_grid=32"]))
+    fs = sim.fs
+    assert getattr(fs, "_collision_basis", None) is not None
+    shared = Collision(fs, 2.0)
+    del fs._collision_basis
+    fresh = Collision(fs, 2.0)
+    np.testing.assert_array_equal(shared.c, fresh.c)
+    np.testing.assert_array_equal(shared.inv_tau, fresh.inv_tau)
+    np.testing.assert_allclose(Collision(fs, 1.0).inv_tau * 2.0, fresh.inv_tau, rtol=1e-15)
