@@ -19,6 +19,13 @@ B3   B1 at d/l in {0.1, 1, 10, 100, 1000}, N_x = 400: Krylov iterations with the
      preconditioner and without; ``B3-rand``: the same with a random right-hand side
      (all slow modes excited, including the conserved density).
 S    cost growth of B1 with N_x (100 ... 800) and with N_s (64 ... 512 per band).
+L    lattice case (issue 9): geometries/fcc_spd_soc_film.toml, sp3d5 + SOC Slater-Koster fcc
+     (001) film, N = 18, 3D, lattice_grid 42 (2.2e4 Fermi points), sea_grid 24, N_x = 200,
+     one whole run (``benchmarks/bench_lattice.py``) with the stages timed separately:
+     Fermi surface, the rest of the setup (collision operator), observable weights + the
+     Fermi-sea (intrinsic) grid, operator, solve, observables; petsc on 1 and 2 ranks, peak
+     memory per rank. Aims: whole run <= 120 s on 2 cores, <= 4 GB per rank, speed-up
+     1 -> 2 ranks >= 1.7.
 """
 import argparse
 import json
@@ -32,6 +39,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 STRIP = os.path.join(ROOT, "geometries", "rashba_strip.toml")
 WORKER = os.path.join(HERE, "bench_case.py")
+LATTICE_WORKER = os.path.join(HERE, "bench_lattice.py")
+LATTICE_CASE = os.path.join(ROOT, "geometries", "fcc_spd_soc_film.toml")
+LATTICE = ["fermi_surface.lattice_grid=42", "fermi_surface.sea_grid=24", "slab.n_x=200"]
+#: aims of issue 9 for the L rows
+LATTICE_AIMS = {"seconds_2_ranks": 120.0, "MB_per_rank": 4096.0, "speedup": 1.7}
+LATTICE_STAGES = ("fermi_surface", "collision", "weights", "operator", "solve", "observables",
+                  "total")
 FILM = ["model.kind=parabolic", "model.dimension=3", "model.effective_mass=1.0",
         "model.alpha_R=0.0", "fermi_surface.fermi_level_eV=1.0", "fermi_surface.n_polar=16",
         "fermi_surface.n_angles=64", "slab.thickness_mfp=1.0", "slab.n_x=200",
@@ -65,6 +79,8 @@ def measurements(repeat):
         m.append(("S", "S-nx", 1, "petsc", ["--set", f"slab.n_x={nx}"]))
     for na in (64, 128, 256, 512):
         m.append(("S", "S-ns", 1, "petsc", ["--set", f"fermi_surface.n_angles={na}"]))
+    for ranks in (1, 2):
+        m.append(("L", "L-fcc", ranks, "petsc", ["--lattice"] + sum((["--set", s] for s in LATTICE), [])))
     return m
 
 
@@ -78,10 +94,13 @@ def mpiexec():
 
 
 def run_one(ranks, backend, extra, repeat, launcher):
-    cmd = [sys.executable, WORKER, STRIP, "--backend", backend]
-    if "--repeat" not in extra:
-        cmd += ["--repeat", str(repeat)]
-    cmd += extra
+    if extra and extra[0] == "--lattice":  # one whole lattice run, stages timed
+        cmd = [sys.executable, LATTICE_WORKER, LATTICE_CASE, "--backend", backend] + extra[1:]
+    else:
+        cmd = [sys.executable, WORKER, STRIP, "--backend", backend]
+        if "--repeat" not in extra:
+            cmd += ["--repeat", str(repeat)]
+        cmd += extra
     if ranks >= 1:
         if not launcher:
             return None, "no MPICH launcher"
@@ -113,7 +132,7 @@ def fmt_row(label, r):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="", help="comma-separated groups: B1,B2,B3,S")
+    ap.add_argument("--only", default="", help="comma-separated groups: B1,B2,B3,S,L")
     ap.add_argument("--repeat", type=int, default=15, help="solves per measurement (best is kept)")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table")
     args = ap.parse_args(argv)
@@ -128,7 +147,7 @@ def main(argv=None):
         print("|" + "|".join("---" for _ in COLS) + "|")
     else:
         print("".join(f"{c:>{w}}" for c, w in zip(COLS, widths)))
-    results = []
+    results, lattice_rows = [], []
     t_all = time.perf_counter()
     for group, label, ranks, backend, extra in measurements(args.repeat):
         if groups and group not in groups:
@@ -138,13 +157,51 @@ def main(argv=None):
             print(f"{label}: {backend} on {max(ranks, 1)} rank(s) failed: {err}", flush=True)
             continue
         results.append((label, r))
+        if group == "L":
+            lattice_rows.append(r)
+            continue
         cells = fmt_row(label, r)
         if args.markdown:
             print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
         else:
             print("".join(f"{str(c):>{w}}" for c, w in zip(cells, widths)), flush=True)
     summary(results)
+    lattice_summary(lattice_rows, args.markdown)
     print(f"# total {time.perf_counter() - t_all:.0f} s")
+
+
+def lattice_summary(rows, markdown=False):
+    """The L table: stage seconds per rank count, peak memory, and the aims of issue 9."""
+    if not rows:
+        return
+    cols = ["ranks", "Fermi points", "N", "N_x", "unknowns", "iterations"] + \
+        [f"{s} s" for s in LATTICE_STAGES] + ["peak MB/rank"]
+    print("# L: sp3d5 + SOC fcc (001) film (geometries/fcc_spd_soc_film.toml), one whole run, "
+          "wall seconds per stage (slowest rank)")
+    if markdown:
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "|".join("---" for _ in cols) + "|")
+    else:
+        print("".join(f"{c:>15}" for c in cols))
+    for r in rows:
+        cells = [r["ranks"], r["n_states"], r["N"], r["n_x"], r["n_unknowns"], r["iterations"]] + \
+            [f"{r[s]:.2f}" for s in LATTICE_STAGES] + [f"{r['maxrss_MB']:.0f}"]
+        if markdown:
+            print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
+        else:
+            print("".join(f"{str(c):>15}" for c in cells), flush=True)
+    by = {r["ranks"]: r for r in rows}
+    a = LATTICE_AIMS
+    if 2 in by:
+        t2, mb = by[2]["total"], max(r["maxrss_MB"] for r in rows)
+        print(f"# L: whole run on 2 ranks {t2:.1f} s (aim <= {a['seconds_2_ranks']:g}: "
+              f"{'met' if t2 <= a['seconds_2_ranks'] else 'MISSED'}); peak {mb:.0f} MB per rank "
+              f"(aim <= {a['MB_per_rank']:g}: {'met' if mb <= a['MB_per_rank'] else 'MISSED'})")
+    if 1 in by and 2 in by:
+        sp = {s: by[1][s] / by[2][s] for s in LATTICE_STAGES if by[2][s] > 0}
+        print(f"# L: speed-up 1 -> 2 ranks {sp['total']:.2f} (aim >= {a['speedup']:g}: "
+              f"{'met' if sp['total'] >= a['speedup'] else 'MISSED'}); per stage "
+              + ", ".join(f"{s} {v:.2f}" for s, v in sp.items() if s != "total"))
 
 
 def summary(results):

@@ -221,23 +221,30 @@ class StateWeights:
     dis_m : (r,) sum_s w_s Im Tr[Lambda Q_s] (1/(eV nm^d))
     """
 
-    def __init__(self, obs, fs, coll, gap_tol, states=None, allreduce=None):
+    def __init__(self, obs, fs, coll, gap_tol, states=None, allreduce=None, cache=None):
         es = fs.es
         ns = len(fs.k)
         st = np.arange(ns) if states is None else np.asarray(states, int)
-        U = es.U[st]
-        Uh = U.conj().swapaxes(-1, -2)
-        Om = obs.matrix(fs.model, fs.k[st], U[:, None] @ es.dh[st] @ Uh[:, None])
+        # the observable-independent per-state arrays, shared by the observables of a set
+        # through ``cache`` (same fs, states and gap_tol): computed once, not once per observable
+        c = {} if cache is None else cache
+        if "U" not in c:
+            U = es.U[st]
+            Uh = U.conj().swapaxes(-1, -2)
+            # every rank checks the gaps of all states (cheap, elementwise): the same error
+            # everywhere
+            G = es.interband_weights(fs.group, gap_tol)[st]  # (Ns_loc, N, N): 1/(eps_j - eps_i)
+            D = np.einsum("s,sab->ab", fs.w, fs.P)
+            c.update(U=U, Uh=Uh, dho=U[:, None] @ es.dh[st] @ Uh[:, None],
+                     mem=es.members(fs.group)[st], G=G, Dt=Uh @ D @ U)
+        U, Uh, mem, G = c["U"], c["Uh"], c["mem"], c["G"]
+        Om = obs.matrix(fs.model, fs.k[st], c["dho"])
         Ot = Uh @ Om @ U
-        mem = es.members(fs.group)[st]
-        # every rank checks the gaps of all states (cheap, elementwise): the same error everywhere
-        G = es.interband_weights(fs.group, gap_tol)[st]  # (Ns_loc, N, N): 1/(eps_j - eps_i)
         self.intra, self.grad, self.dis_phi = np.zeros(ns), np.zeros(ns), np.zeros(ns)
         self.intra[st] = np.real(np.einsum("sii,si->s", Ot, mem))
         # Tr[A^x_nm O] summed over m != n:  i sum_ij G_ij dh^x_ij O_ji
         self.grad[st] = np.real(1j * np.einsum("sij,sij,sji->s", G, es.dh[st, 0], Ot))
-        D = np.einsum("s,sab->ab", fs.w, fs.P)
-        Dt = Uh @ D @ U
+        Dt = c["Dt"]
         # Im Tr[X Q_s] = Im sum_ij (-G_ij) X_ij O_ji = Im Tr[X Y_s], Y_s = U (-G^T o O~) U^+
         self.dis_phi[st] = np.imag(np.einsum("sij,sij,sji->s", -G, Dt, Ot))
         # the moment part needs only sum_s w_s Y_s (N x N): never an (Ns, r, N, N) array
@@ -360,7 +367,10 @@ class ObservableSet:
         gap_tol = gap_tol if gap_tol is not None else 10 * fs.tol
         #: the states whose weights this rank holds (None: all)
         self.states = states
-        self.weights = [StateWeights(o, fs, coll, gap_tol, states, allreduce) for o in observables]
+        cache = {}
+        self.weights = [StateWeights(o, fs, coll, gap_tol, states, allreduce, cache)
+                        for o in observables]
+        del cache
         #: two-grid error estimate of each intrinsic part (lattice models), else None
         self.intrinsic_error = None
         if sea is None:

@@ -5,6 +5,8 @@ a case with N bands, R rays (2D: n_angles; 3D: n_angles x 2 n_polar), at most S 
 Fermi points, r <= N^2 collision moments and n = n_x + 1 nodes:
 
 - Fermi-surface search: the radial scan evaluates h on R x 256 points, ~3 N^2 complex each;
+  lattice models: the eigenvalues on the half-zone grid of fermi_surface.lattice_grid and
+  eigen-solves in batches of 4096 points;
 - Fermi surface and eigensystem: per point U, P, dh (d + 1 copies) and the observable weights,
   ~ (8 + 2 d) N^2 complex and 2 r floats (collision coefficients);
 - Fermi-sea (intrinsic) chunks of 20 000 points, ~(6 + 2 d) N^2 complex each;
@@ -26,6 +28,7 @@ log = get_logger("resources")
 
 SCAN_POINTS = 256  # radial scan of fermi_surface.crossing_radii
 SEA_CHUNK = 20000  # points per chunk of observables.intrinsic_all
+LATTICE_CHUNK = 4096  # points per eigen-solve batch of lattice.fermi_surface.Runner
 SWEEP_ARRAYS = 12
 _last_line = [None]
 
@@ -90,8 +93,16 @@ def estimate(case, ranks=1, bands=None):
     z = sizes(case, bands)
     N, d, S, r = z["bands"], z["dimension"], z["fermi_points"], z["moments"]
     N2 = N * N
+    if case["model"]["kind"] in N_OF_KIND:
+        search = z["rays"] * SCAN_POINTS * (3 * N2 * 16 + 8 * (N + d))
+    else:
+        # lattice sampler: eigenvalues on the half-zone grid, then eigen-solves in chunks of
+        # LATTICE_CHUNK points (h, U, dh, dh U: (2 + 2d) N^2 complex each), never the grid at once
+        n = case["fermi_surface"]["lattice_grid"]
+        grid = (n // 2 + 1) * (n + 1) ** (d - 1)
+        search = 2 * grid * N * 8 + LATTICE_CHUNK * ((2 + 2 * d) * N2 * 16 + 8 * (N + d))
     out = {
-        "fermi_search": z["rays"] * SCAN_POINTS * (3 * N2 * 16 + 8 * (N + d)),
+        "fermi_search": search,
         "fermi_surface": S * ((8 + 2 * d) * N2 * 16 + 2 * r * 8),
         "fermi_sea": min(S * case["fermi_surface"]["n_radial"], SEA_CHUNK) * (6 + 2 * d) * N2 * 16,
         "sweep": 0,
