@@ -25,6 +25,11 @@ class Eigensystem:
         Wavevectors, nm^-1.
     tol : float
         Degeneracy tolerance, eV.
+    map : callable, optional
+        ``map(fn, k) -> [arrays over all points]``, e.g.
+        :meth:`slabqkt.lattice.fermi_surface.Runner.map`: under MPI each rank
+        diagonalises its share of the points (in chunks) and every rank gets
+        the whole eigensystem.
 
     Attributes
     ----------
@@ -38,17 +43,18 @@ class Eigensystem:
         dh/dk in the eigenbasis, eV nm.
     """
 
-    def __init__(self, model, k, tol=1e-9):
+    def __init__(self, model, k, tol=1e-9, map=None):
         self.k = np.asarray(k, float)
         self.tol = tol
-        h = model.h(self.k)
-        self.eps, self.U = np.linalg.eigh(h)
+
+        def solve(kk):
+            eps, U = np.linalg.eigh(model.h(kk))
+            Uh = U.conj().swapaxes(-1, -2)
+            return eps, U, Uh[:, None] @ model.dh(kk) @ U[:, None]
+        self.eps, self.U, self.dh = solve(self.k) if map is None else map(solve, self.k)
         gaps = np.diff(self.eps, axis=-1) > tol
         self.label = np.concatenate([np.zeros(self.eps.shape[:-1] + (1,), int),
                                      np.cumsum(gaps, axis=-1)], axis=-1)
-        dh = model.dh(self.k)
-        Uh = self.U.conj().swapaxes(-1, -2)
-        self.dh = Uh[:, None] @ dh @ self.U[:, None]
 
     def members(self, group):
         """Boolean mask (M, N): eigenvalues in eigenspace ``group`` (int or array (M,))."""
