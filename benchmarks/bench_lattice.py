@@ -32,6 +32,9 @@ from slabqkt import load_case  # noqa: E402
 from slabqkt.provenance import timing  # noqa: E402
 from slabqkt.simulation import Simulation  # noqa: E402
 
+sys.path.insert(0, HERE)
+from bench_case import _max  # noqa: E402  (the reduction over ranks of the B benchmarks)
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
@@ -64,13 +67,6 @@ def main(argv=None):
                maxrss_MB=_max(be, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     if be.is_root:
         print("BENCH " + json.dumps(row), flush=True)
-
-
-def _max(be, value):
-    if be.size == 1:
-        return float(value)
-    from mpi4py import MPI
-    return float(be.comm.allreduce(float(value), op=MPI.MAX))
 
 
 if __name__ == "__main__":

@@ -102,6 +102,18 @@ def slab_log():
 
 
 @pytest.fixture
+def info_log(slab_log):
+    """slab_log with INFO records (the slabqkt logger is at WARNING in the tests)."""
+    logger = logging.getLogger("slabqkt")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield slab_log
+    finally:
+        logger.setLevel(level)
+
+
+@pytest.fixture
 def parabolic_case():
     def make(**sections):
         return resolve(merge(PARABOLIC, sections))

@@ -30,46 +30,14 @@ import pytest
 
 from conftest import subprocess_env
 
+import test_scan
+
 from slabqkt import cli
 from slabqkt.errors import CaseError, SlabQKTError
 
 TIMEOUT = 120
 
-SMALL = """name = "small"
-[model]
-kind = "parabolic"
-dimension = 2
-[fermi_surface]
-n_angles = 32
-[disorder]
-tau_fs = 20.0
-[slab]
-thickness_mfp = 1.0
-n_x = 40
-[boundaries.left]
-roughness_nm = 0.2
-"""
-
-RASHBA = """name = "rashba_small"
-[model]
-kind = "rashba"
-dimension = 2
-effective_mass = 0.5
-alpha_R = 0.05
-[fermi_surface]
-fermi_level_eV = 0.1
-n_angles = 64
-[disorder]
-tau_fs = 20.0
-[slab]
-thickness_mfp = 3.0
-n_x = 100
-[observables]
-names = ["spin_x", "spin_z"]
-[scan.vary]
-"boundaries.both.roughness_nm" = "log:0.05:1:4"
-"slab.thickness_mfp" = [1.0, 3.0, 9.0]
-"""
+SMALL, RASHBA = test_scan.SMALL, test_scan.RASHBA  # the same small scan cases
 
 VARY3 = ["--vary", "slab.thickness_mfp=[0.5, 1.0, 2.0]", "--no-plots"]
 

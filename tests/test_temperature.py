@@ -1,5 +1,4 @@
 """T > 0: independent energy slices weighted by -df/de (elastic scattering)."""
-import logging
 
 import numpy as np
 import pytest
@@ -60,18 +59,6 @@ def _fm_bulk_case(n_energies=None):
                     "fermi_surface": {"fermi_level_eV": 0.12, "n_angles": 32},
                     "disorder": {"tau_fs": 20.0}, "temperature": t,
                     "observables": {"names": ["spin_x"]}})
-
-
-@pytest.fixture
-def info_log(slab_log):
-    """slab_log with the INFO records too."""
-    logger = logging.getLogger("slabqkt")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        yield slab_log
-    finally:
-        logger.setLevel(level)
 
 
 def _fermi(e, mu, kT):

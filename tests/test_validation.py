@@ -27,18 +27,6 @@ from slabqkt.units import HBAR, HBAR2_OVER_2ME
 from conftest import PARABOLIC, RASHBA, merge
 
 
-@pytest.fixture
-def info_log(slab_log):
-    """slab_log with INFO records (conftest sets the slabqkt logger to WARNING)."""
-    import logging
-    logger = logging.getLogger("slabqkt")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        yield slab_log
-    finally:
-        logger.setLevel(level)
-
 #: a small 2-band bulk case (no slab): Simulation builds in well under a second
 BULK = {"model": {"kind": "rashba", "dimension": 2, "effective_mass": 0.5, "alpha_R": 0.05},
         "fermi_surface": {"fermi_level_eV": 0.1, "n_angles": 16},

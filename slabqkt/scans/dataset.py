@@ -271,8 +271,6 @@ def combine(scan, run_info=None, results=None):
     return ScanData(coords, data, attrs)
 
 
-
-
 def _scalar(v):
     return v.item() if hasattr(v, "item") and np.ndim(v) == 0 else v
 
