@@ -56,9 +56,10 @@ def test_sot_cancellation(tmp_path):
     assert m and float(m.group(1)) < 1e-2
 
 
-def test_cli_bulk_on_the_fm_case(capsys):
+def test_cli_bulk_on_the_fm_case(capsys, tmp_path, monkeypatch):
     """`slabqkt bulk geometries/rashba_fm_bulk.toml` (E along x is allowed without a slab)."""
     from slabqkt.cli import main
+    monkeypatch.chdir(tmp_path)  # the result goes to results/ below the working directory
     from slabqkt.units import E_CHARGE, HBAR, HBAR2_OVER_2ME
     assert main(["bulk", str(ROOT / "geometries" / "rashba_fm_bulk.toml"),
                  "--set", "fermi_surface.n_angles=32"]) == 0
