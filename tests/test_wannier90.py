@@ -297,6 +297,26 @@ def test_pt_kramers_doublets(pt_hr):
     assert wrong.wannier90["symmetrized"]["time_reversal"] > 1.0
 
 
+def test_pt_intrinsic_spin_hall_conductivity(pt_hr):
+    """The Fermi-sea part of Eq. (1) for (hbar/4){sigma_z, v_y} with E along x: the published
+    2166 (WannierTools, 41^3 grid, 0.05 eV smearing) to 2280 (PRB 98, 214402) (hbar/e) S/cm,
+    within 10 %. On the symmetrised model the zone grid converges without smearing: 12^3 with
+    refined Fermi-surface cells gives -2243 +- 129, 16^3 -2246 +- 11, 24^3 -2238 +- 3
+    (benchmarks/pt_spin_hall.py; sigma^z_yx = -sigma^z_xy). The symmetry-forbidden
+    sigma^z_xx vanishes."""
+    from slabqkt.lattice.fermi_sea import intrinsic_lattice
+    from slabqkt.observables import make_observable
+    m = build_lattice_model(pt_table(pt_hr, symmetrize=["time_reversal", "inversion"]),
+                            {"normal_cartesian": [0, 0, 1]})
+    obs = [make_observable("spin_current_zy", m), make_observable("spin_current_zx", m)]
+    v, err = intrinsic_lattice(obs, m, 0.0, np.array([1.0, 0.0, 0.0]), 12, 1e-6, refine=2)
+    s_per_cm = 1602.176634  # |e|/(fs nm V) in S/cm: J/E (hbar/(fs nm V)) times e/hbar
+    sigma_xy = -v[0] * s_per_cm
+    assert 0.9 * 2166 < sigma_xy < 1.1 * 2280
+    assert err[0] * s_per_cm < 0.1 * sigma_xy
+    assert abs(v[1]) < 1e-3 * abs(v[0])
+
+
 # ------------------------------------------------------------------ copper
 def test_cu_eleven_electrons(cu_hr):
     a = 0.18075
