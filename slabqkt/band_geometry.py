@@ -25,8 +25,8 @@ class Eigensystem:
         Wavevectors, nm^-1.
     tol : float
         Degeneracy tolerance, eV.
-    map : callable, optional
-        ``map(fn, k) -> [arrays over all points]``, e.g.
+    mapper : callable, optional
+        ``mapper(fn, k) -> [arrays over all points]``, e.g.
         :meth:`slabqkt.lattice.fermi_surface.Runner.map`: under MPI each rank
         diagonalises its share of the points (in chunks) and every rank gets
         the whole eigensystem.
@@ -43,7 +43,7 @@ class Eigensystem:
         dh/dk in the eigenbasis, eV nm.
     """
 
-    def __init__(self, model, k, tol=1e-9, map=None):
+    def __init__(self, model, k, tol=1e-9, mapper=None):
         self.k = np.asarray(k, float)
         self.tol = tol
 
@@ -51,7 +51,7 @@ class Eigensystem:
             eps, U = np.linalg.eigh(model.h(kk))
             Uh = U.conj().swapaxes(-1, -2)
             return eps, U, Uh[:, None] @ model.dh(kk) @ U[:, None]
-        self.eps, self.U, self.dh = solve(self.k) if map is None else map(solve, self.k)
+        self.eps, self.U, self.dh = solve(self.k) if mapper is None else mapper(solve, self.k)
         gaps = np.diff(self.eps, axis=-1) > tol
         self.label = np.concatenate([np.zeros(self.eps.shape[:-1] + (1,), int),
                                      np.cumsum(gaps, axis=-1)], axis=-1)

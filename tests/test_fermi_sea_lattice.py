@@ -12,7 +12,7 @@ from slabqkt.lattice.fermi_sea import grid_sum, intrinsic_lattice, zone_grid
 from slabqkt.observables import make_observable
 from slabqkt.units import E_CHARGE, HBAR
 
-from toy_rashba_square import ToyRashbaSquare
+from lattice_toys import ToyRashbaSquare
 
 E_X = np.array([1.0, 0.0, 0.0])  # V/nm
 

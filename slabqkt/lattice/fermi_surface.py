@@ -334,7 +334,7 @@ class LatticeFermiSurface(SurfaceMeasures):
         _, self.sheet = np.unique(np.concatenate([sheet_h, sheet_m]), return_inverse=True)
         self.sheet = self.sheet.ravel()
         self.n_sheets = int(self.sheet.max()) + 1
-        self.es = Eigensystem(model, self.k, tol, map=self.runner.map)
+        self.es = Eigensystem(model, self.k, tol, mapper=self.runner.map)
         self.group = self.es.label[np.arange(2 * nh), self.eigen_index]
         first = (self.eigen_index == 0) | (self.es.label[np.arange(2 * nh),
                                                          np.maximum(self.eigen_index - 1, 0)] != self.group)
