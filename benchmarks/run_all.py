@@ -26,6 +26,12 @@ L    lattice case (issue 9): geometries/fcc_spd_soc_film.toml, sp3d5 + SOC Slate
      Fermi-sea (intrinsic) grid, operator, solve, observables; petsc on 1 and 2 ranks, peak
      memory per rank. Aims: whole run <= 120 s on 2 cores, <= 4 GB per rank, speed-up
      1 -> 2 ranks >= 1.7.
+W    Wannier90 film (issue 10): geometries/pt_001_film.toml, the real Pt model (N = 18,
+     617 R vectors, read from the .tar.gz beside the repository), lattice_grid 36 (2.0e4
+     Fermi points), sea_grid 16, N_x = 200, one whole run (``benchmarks/pt_film_bench.py``)
+     timed by stage (model, Fermi surface, collision, weights + Fermi sea, operator, solve,
+     observables); petsc on 1 and 2 ranks, peak memory per rank. Aim: whole run <= 120 s
+     on 2 cores. Skipped with a one-line reason when the model file is absent.
 """
 import argparse
 import json
@@ -46,6 +52,10 @@ LATTICE = ["fermi_surface.lattice_grid=42", "fermi_surface.sea_grid=24", "slab.n
 LATTICE_AIMS = {"seconds_2_ranks": 120.0, "MB_per_rank": 4096.0, "speedup": 1.7}
 LATTICE_STAGES = ("fermi_surface", "collision", "weights", "operator", "solve", "observables",
                   "total")
+PT_WORKER = os.path.join(HERE, "pt_film_bench.py")
+PT_CASE = os.path.join(ROOT, "geometries", "pt_001_film.toml")
+PT_STAGES = ("model",) + LATTICE_STAGES
+PT_AIM_SECONDS_2_RANKS = 120.0
 FILM = ["model.kind=parabolic", "model.dimension=3", "model.effective_mass=1.0",
         "model.alpha_R=0.0", "fermi_surface.fermi_level_eV=1.0", "fermi_surface.n_polar=16",
         "fermi_surface.n_angles=64", "slab.thickness_mfp=1.0", "slab.n_x=200",
@@ -81,6 +91,8 @@ def measurements(repeat):
         m.append(("S", "S-ns", 1, "petsc", ["--set", f"fermi_surface.n_angles={na}"]))
     for ranks in (1, 2):
         m.append(("L", "L-fcc", ranks, "petsc", ["--lattice"] + sum((["--set", s] for s in LATTICE), [])))
+    for ranks in (1, 2):
+        m.append(("W", "W-pt", ranks, "petsc", ["--pt-film"]))
     return m
 
 
@@ -96,6 +108,8 @@ def mpiexec():
 def run_one(ranks, backend, extra, repeat, launcher):
     if extra and extra[0] == "--lattice":  # one whole lattice run, stages timed
         cmd = [sys.executable, LATTICE_WORKER, LATTICE_CASE, "--backend", backend] + extra[1:]
+    elif extra and extra[0] == "--pt-film":  # the Pt (001) film, model stage timed too
+        cmd = [sys.executable, PT_WORKER, PT_CASE, "--backend", backend] + extra[1:]
     else:
         cmd = [sys.executable, WORKER, STRIP, "--backend", backend]
         if "--repeat" not in extra:
@@ -132,7 +146,7 @@ def fmt_row(label, r):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="", help="comma-separated groups: B1,B2,B3,S,L")
+    ap.add_argument("--only", default="", help="comma-separated groups: B1,B2,B3,S,L,W")
     ap.add_argument("--repeat", type=int, default=15, help="solves per measurement (best is kept)")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table")
     args = ap.parse_args(argv)
@@ -147,7 +161,7 @@ def main(argv=None):
         print("|" + "|".join("---" for _ in COLS) + "|")
     else:
         print("".join(f"{c:>{w}}" for c, w in zip(COLS, widths)))
-    results, lattice_rows = [], []
+    results, lattice_rows, pt_rows = [], [], []
     t_all = time.perf_counter()
     for group, label, ranks, backend, extra in measurements(args.repeat):
         if groups and group not in groups:
@@ -160,6 +174,9 @@ def main(argv=None):
         if group == "L":
             lattice_rows.append(r)
             continue
+        if group == "W":
+            pt_rows.append(r)
+            continue
         cells = fmt_row(label, r)
         if args.markdown:
             print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
@@ -167,6 +184,7 @@ def main(argv=None):
             print("".join(f"{str(c):>{w}}" for c, w in zip(cells, widths)), flush=True)
     summary(results)
     lattice_summary(lattice_rows, args.markdown)
+    pt_summary(pt_rows, args.markdown)
     print(f"# total {time.perf_counter() - t_all:.0f} s")
 
 
@@ -202,6 +220,36 @@ def lattice_summary(rows, markdown=False):
         print(f"# L: speed-up 1 -> 2 ranks {sp['total']:.2f} (aim >= {a['speedup']:g}: "
               f"{'met' if sp['total'] >= a['speedup'] else 'MISSED'}); per stage "
               + ", ".join(f"{s} {v:.2f}" for s, v in sp.items() if s != "total"))
+
+
+def pt_summary(rows, markdown=False):
+    """The W table: the Pt (001) film, stage seconds per rank count, peak memory, the aim."""
+    if not rows:
+        return
+    cols = ["ranks", "Fermi points", "N", "N_x", "unknowns", "iterations"] + \
+        [f"{s} s" for s in PT_STAGES] + ["peak MB/rank"]
+    print("# W: Pt (001) film from the Wannier90 model (geometries/pt_001_film.toml), one whole "
+          "run, wall seconds per stage (slowest rank)")
+    if markdown:
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "|".join("---" for _ in cols) + "|")
+    else:
+        print("".join(f"{c:>15}" for c in cols))
+    for r in rows:
+        cells = [r["ranks"], r["n_states"], r["N"], r["n_x"], r["n_unknowns"], r["iterations"]] + \
+            [f"{r[s]:.2f}" for s in PT_STAGES] + [f"{r['maxrss_MB']:.0f}"]
+        if markdown:
+            print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
+        else:
+            print("".join(f"{str(c):>15}" for c in cells), flush=True)
+    by = {r["ranks"]: r for r in rows}
+    if 2 in by:
+        t2 = by[2]["total"]
+        print(f"# W: whole run on 2 ranks {t2:.1f} s (aim <= {PT_AIM_SECONDS_2_RANKS:g}: "
+              f"{'met' if t2 <= PT_AIM_SECONDS_2_RANKS else 'MISSED'}); peak "
+              f"{max(r['maxrss_MB'] for r in rows):.0f} MB per rank")
+    if 1 in by and 2 in by:
+        print(f"# W: speed-up 1 -> 2 ranks {by[1]['total'] / by[2]['total']:.2f}")
 
 
 def summary(results):

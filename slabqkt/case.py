@@ -16,7 +16,7 @@ except ModuleNotFoundError:  # Python < 3.11
 
 from .errors import CaseError
 from .keys import VECTOR_MAX, VECTOR_MIN_NORM, Key  # noqa: F401 (Key is part of this API)
-from .lattice.builders import FILM_KEYS, KIND_DOC, LATTICE_KEYS, LATTICE_KINDS
+from .lattice.builders import FILM_KEYS, KIND_DOC, LATTICE_KEYS, LATTICE_KINDS, anchor_paths
 from .tools import get_logger
 
 log = get_logger("case")
@@ -415,6 +415,7 @@ def read_raw(path, overrides=()):
     except tomllib.TOMLDecodeError as exc:
         raise CaseError("case file", str(path), f"is not valid TOML ({exc})") from None
     raw.setdefault("name", path.stem)
+    anchor_paths(raw.get("model"), path.parent)  # file paths of the case: from its folder
     set_here = set()
     for item in overrides:
         if "=" not in item:

@@ -8,6 +8,8 @@
 validating every value with a one-line :class:`~slabqkt.errors.CaseError`.
 """
 import math
+import os
+import pathlib
 
 import numpy as np
 
@@ -77,14 +79,18 @@ LATTICE_KEYS = {
     "soc_d_eV": Key("float", None, "eV", "On-site spin-orbit lambda_d L.S of d shells "
                     "(slater_koster); non-zero makes the model spinful."),
     "spinful": Key("bool", None, "-", "slater_koster, orbital_p_lattice: two spin states per "
-                   "orbital (default: true when a soc key is non-zero)."),
+                   "orbital (default: true when a soc key is non-zero). wannier90: true doubles "
+                   "a spinless file, H (x) 1 in spin (no spin-orbit coupling; order spin_order, "
+                   "default 'interleaved'), so that spin observables exist (and vanish)."),
     "spin_order": Key("str", None, "-", "Spinful slater_koster, orbital_p_lattice: "
                       "'interleaved' (up, down per orbital, default) or 'block' (all up, then "
                       "all down). Spinful wannier90 (required): 'block' for VASP with Wannier90 "
                       "1.x (e.g. the Pt file), 'interleaved' for Wannier90 >= 2 spinor "
                       "projections.", choices=orb.SPIN_ORDERS),
-    "hr_file": Key("str", None, "-", "wannier90: path of seedname_hr.dat (absolute, or relative "
-                   "to the working directory). Excludes tb_file."),
+    "hr_file": Key("str", None, "-", "wannier90: path of seedname_hr.dat, or of a tar archive "
+                   "holding it (.tar.gz, read without unpacking). Absolute, or relative to the "
+                   "folder of the case file (a --set value: to the working directory); the same "
+                   "for every wannier90 path key. Excludes tb_file."),
     "tb_file": Key("str", None, "-", "wannier90: path of seedname_tb.dat (lattice inline; its "
                    "position matrix is kept as model.position_matrix). Excludes hr_file."),
     "wsvec": Key("str", None, "-", "wannier90: 'auto' (default: read seedname_wsvec.dat beside "
@@ -131,7 +137,7 @@ _USED_BY = {
     "e_s_eV": ("slater_koster",), "e_p_eV": ("slater_koster", "orbital_p_lattice"),
     "e_d_eV": ("slater_koster",), "e_d_eg_eV": ("slater_koster",),
     "soc_p_eV": ("slater_koster", "orbital_p_lattice"), "soc_d_eV": ("slater_koster",),
-    "spinful": ("slater_koster", "orbital_p_lattice"),
+    "spinful": ("slater_koster", "orbital_p_lattice", "wannier90"),
     "spin_order": ("slater_koster", "orbital_p_lattice", "wannier90"),
     "hr_file": ("wannier90",), "tb_file": ("wannier90",), "wsvec": ("wannier90",),
     "win_file": ("wannier90",), "centres_file": ("wannier90",),
@@ -366,13 +372,56 @@ def _tight_binding(mt):
 
 #: Default of model.symmetry_tol_eV (eV).
 W90_SYMMETRY_TOL_EV = 0.02
-_W90_WHERE = ("relative paths are taken from the working directory; write it with Wannier90 "
-              "(write_hr = .true. / write_tb = .true.) or put it there (docs/wannier90.md)")
+_W90_WHERE = ("write it with Wannier90 (write_hr = .true. / write_tb = .true.) or put the file "
+              "(or its .tar.gz) there; relative paths in a case file are taken from the case "
+              "file's folder (docs/wannier90.md)")
+#: The [model] keys of 'wannier90' that name files (anchored by :func:`anchor_paths`).
+W90_PATH_KEYS = ("hr_file", "tb_file", "wsvec", "win_file", "centres_file")
+
+
+def anchor_paths(model_table, folder):
+    """Make the relative wannier90 file paths of a case file's ``[model]`` absolute.
+
+    A relative path written in a case file means relative to the folder of that file (so a
+    case runs from any working directory); :func:`slabqkt.case.read_raw` calls this before
+    the ``--set`` overrides, whose paths stay relative to the working directory.
+
+    Parameters
+    ----------
+    model_table : dict
+        The raw ``[model]`` table, changed in place (other kinds and keys are left alone).
+    folder : pathlib.Path
+        The folder of the case file.
+    """
+    if not isinstance(model_table, dict) or model_table.get("kind") != "wannier90":
+        return
+    for key in W90_PATH_KEYS:
+        value = model_table.get(key)
+        if not isinstance(value, str) or not value or (key == "wsvec" and value in ("auto",
+                                                                                      "none")):
+            continue
+        p = pathlib.Path(value).expanduser()
+        if not p.is_absolute():
+            model_table[key] = os.path.normpath(os.path.abspath(pathlib.Path(folder) / p))
+
+
+def _missing_hint(p):
+    """What to say about an absent file p: its archive or its unpacked member may be there."""
+    from .wannier90 import ARCHIVE_SUFFIXES, is_archive
+    name = str(p)
+    if is_archive(name):
+        for suffix in ARCHIVE_SUFFIXES:
+            if name.lower().endswith(suffix) and os.path.isfile(name[: -len(suffix)]):
+                return f"the unpacked {name[: -len(suffix)]} exists: give its path"
+        return None
+    for suffix in (".tar.gz", ".tgz"):
+        if os.path.isfile(name + suffix):
+            return f"the archive {name + suffix} exists: give its path (it is read without unpacking)"
+    return None
 
 
 def _w90_path(mt, key, base_dir, required=False):
     """The resolved path of a wannier90 file key (None if absent), or a one-line CaseError."""
-    import pathlib
     value = mt.get(key)
     if value is None:
         if required:
@@ -382,7 +431,9 @@ def _w90_path(mt, key, base_dir, required=False):
     if not p.is_absolute():
         p = pathlib.Path(base_dir or ".").resolve() / p
     if not p.is_file():
-        raise CaseError(f"model.{key}", value, f"file not found (tried {p}); {_W90_WHERE}")
+        hint = _missing_hint(p)
+        raise CaseError(f"model.{key}", value, f"file not found (tried {p}); "
+                        + (hint if hint else _W90_WHERE))
     return p
 
 
@@ -467,13 +518,23 @@ def _wannier90(mt, base_dir=None):
     if spinful is None and win is not None:
         spinful = win["spinors"]
     order = mt.get("spin_order")
+    double = bool(mt.get("spinful", False))  # a spinless file, two spin states per orbital
+    if double and spinful:
+        raise CaseError("model.spinful", mt["spinful"], "the Wannier functions are already "
+                        "spinors (spinors in win_file, or N = 2 x the number of orbitals): remove "
+                        "it")
+    if double and not (orbitals is not None or (names is not None and None not in names)):
+        raise CaseError("model.spinful", mt["spinful"], "needs orbital descriptors "
+                        "(model.orbitals, model.basis or win_file projections of real orbitals)")
+    if double and order is None:
+        order = "interleaved"
     if spinful and orbitals is None and order is None:
         raise CaseError("model.spin_order", None, "required for a spinful Wannier90 model: "
                         "'block' (all up, then all down: VASP with Wannier90 1.x, e.g. the Pt "
                         "file) or 'interleaved' (up, down per orbital: Wannier90 >= 2 spinors)")
-    if order is not None and not spinful:
+    if order is not None and not (spinful or double):
         raise CaseError("model.spin_order", order, "only for spinful models (spinors = .true. "
-                        "in win_file, or N = 2 x the number of orbitals)")
+                        "in win_file, N = 2 x the number of orbitals, or model.spinful = true)")
     if orbitals is None and names is not None and all(n is not None for n in names):
         spatial = [orb.Orbital(s, n) for s, n in zip(sites, names)]
         if spinful:
@@ -494,6 +555,11 @@ def _wannier90(mt, base_dir=None):
                np.concatenate([pos, pos]) if order == "block" else np.repeat(pos, 2, axis=0))
     else:
         tau = None
+    if double:  # H (x) 1 in spin: no spin-orbit coupling, every band twice
+        orbitals, H, tau = _double_spin(orbitals, H, tau, order)
+        N = H.shape[-1]
+        if data.r is not None:
+            data.r = _double_spin(None, data.r, None, order)[1]
     sym = mt.get("symmetrize", [])
     if sym:
         if not isinstance(sym, (list, tuple)) or len(set(sym)) != len(sym) or any(
@@ -523,6 +589,28 @@ def _wannier90(mt, base_dir=None):
     return A, R, H, tau, orbitals, extra
 
 
+def _double_spin(orbitals, X, tau, order):
+    """A spinless basis doubled with the two spin states: X (..., N, N) -> (..., 2N, 2N).
+
+    ``order`` 'interleaved' gives X (x) 1_2 (up, down per orbital), 'block' 1_2 (x) X.
+    """
+    I2 = np.eye(2)
+    if order == "interleaved":
+        Xd = np.einsum("...mn,st->...msnt", X, I2)
+    else:
+        Xd = np.einsum("st,...mn->...smtn", I2, X)
+    N2 = 2 * X.shape[-1]
+    Xd = Xd.reshape(X.shape[:-2] + (N2, N2))
+    spins = ("up", "down")
+    if orbitals is not None:
+        orbitals = ([orb.Orbital(o.site, o.name, sp) for o in orbitals for sp in spins]
+                    if order == "interleaved" else
+                    [orb.Orbital(o.site, o.name, sp) for sp in spins for o in orbitals])
+    if tau is not None:
+        tau = np.repeat(tau, 2, axis=0) if order == "interleaved" else np.concatenate([tau, tau])
+    return orbitals, Xd, tau
+
+
 def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, window_eV=0.5,
                         base_dir=None):
     """The lattice model of a ``[model]`` table, in the film frame of ``[film]``.
@@ -539,7 +627,8 @@ def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, windo
         If given, :func:`~slabqkt.lattice.orientation.check_specular` at it.
     base_dir : path, optional
         Folder of the relative file paths of 'wannier90' (default: the
-        working directory).
+        working directory; a case file's relative paths were already
+        anchored at its folder by :func:`anchor_paths`).
 
     Returns
     -------

@@ -76,8 +76,58 @@ class HoppingData:
         return self.H.shape[-1]
 
 
+#: Name endings of the tar archives the reader opens (``tar czf seed_hr.dat.tar.gz seed_hr.dat``).
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+
+
+def is_archive(path):
+    """True if ``path`` names a tar archive (by its ending, :data:`ARCHIVE_SUFFIXES`)."""
+    return str(path).lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _archive_member(tar, path, what):
+    """The one regular-file member of a tar archive that holds the file (or a Wannier90Error).
+
+    One regular member: that one. Several: the one whose name ends like the file asked for
+    (``_hr.dat``, ``_tb.dat``, ``_wsvec.dat``, ``.win``, ``_centres.xyz``) or, failing that, the
+    one named like the archive without its ending.
+    """
+    members = [m for m in tar.getmembers() if m.isfile()]
+    if len(members) == 1:
+        return members[0]
+    ending = {"_hr.dat": "_hr.dat", "_tb.dat": "_tb.dat", "_wsvec.dat": "_wsvec.dat",
+              ".win": ".win", "_centres.xyz": "_centres.xyz"}
+    want = next((e for key, e in ending.items() if key in what), None)
+    stem = pathlib.Path(path).name
+    for suffix in ARCHIVE_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    for pick in (lambda m: want is not None and m.name.endswith(want),
+                 lambda m: pathlib.PurePosixPath(m.name).name == stem):
+        hits = [m for m in members if pick(m)]
+        if len(hits) == 1:
+            return hits[0]
+    names = ", ".join(m.name for m in members) or "none"
+    raise Wannier90Error(f"{what} {path}: the archive holds {len(members)} files ({names}), "
+                         "not one that is clearly the file: unpack it and give the member's path")
+
+
 def _read_text(path, what):
+    """The text of a file, or of the file inside a tar archive (:data:`ARCHIVE_SUFFIXES`)."""
     path = pathlib.Path(path)
+    if is_archive(path):
+        import tarfile
+        try:
+            with tarfile.open(path) as tar:
+                member = _archive_member(tar, path, what)
+                return tar.extractfile(member).read().decode(errors="replace")
+        except OSError as exc:
+            raise Wannier90Error(f"{what} {path}: cannot be read "
+                                 f"({exc.strerror or exc})") from None
+        except tarfile.TarError as exc:
+            raise Wannier90Error(f"{what} {path}: not a readable tar archive ({exc}): unpack it "
+                                 "(tar xzf) and give the file's path") from None
     try:
         return path.read_text(errors="replace")
     except OSError as exc:
