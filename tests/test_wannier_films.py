@@ -322,3 +322,24 @@ def test_cu_edge_excess_converges_with_the_fermi_surface(cu):
     a, b, c = ex
     assert abs(c - b) < 0.6 * abs(b - a), ex
     assert abs(c - b) < 0.05 * abs(c), ex
+
+
+def test_fold_merge_keeps_the_signed_weight():
+    """A local fold (flipped faces, w <= 0, share between SLIVER_SHARE and FOLD_SHARE of the
+    weight: the Pt sheets at lattice_grid 28, 32, 48 have four such faces at about -0.8 of a
+    typical weight) hands each flipped face's weight to its largest unflipped edge neighbour:
+    the total signed weight, the integral of the rule, is unchanged."""
+    from slabqkt.lattice.isosurface import _merge_folds
+    # a strip of 6 triangles on vertices 0..7 (two rows), face 2 flipped
+    F = np.array([[0, 1, 4], [1, 5, 4], [1, 2, 5], [2, 6, 5], [2, 3, 6], [3, 7, 6]])
+    w = np.array([1.0, 1.1, -0.3, 1.3, 0.9, 1.0])
+    flip = w <= 0
+    w2, merged = _merge_folds(F, w, flip)
+    assert merged.tolist() == flip.tolist()
+    assert w2[~merged].sum() == pytest.approx(w.sum(), rel=1e-15)
+    # face 2 shares edges with faces 1 (1-5) and 3 (2-5): the larger, face 3, takes it
+    assert w2[3] == pytest.approx(1.0) and w2[1] == 1.1
+    # an isolated flipped face (no edge neighbour) is not merged: the caller refuses it
+    _, merged = _merge_folds(np.array([[0, 1, 2], [3, 4, 5]]), np.array([1.0, -0.2]),
+                             np.array([False, True]))
+    assert not merged.any()

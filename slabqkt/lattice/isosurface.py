@@ -31,6 +31,10 @@ log = logging.getLogger("slabqkt")
 GAP_FACTOR = 0.1
 #: faces with w <= 0 whose |w| adds up to less than this share of the total are slivers
 SLIVER_SHARE = 1e-4
+#: faces with w <= 0 whose |w| adds up to less than this share (and more than SLIVER_SHARE)
+#: are a local fold: each hands its signed weight to its largest edge neighbour (the signed
+#: sum over a fold is its area); a larger share is a mesh too coarse and an error
+FOLD_SHARE = 1e-3
 
 
 def _subdivide(V, F, mask, idx):
@@ -139,8 +143,14 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
     # it, and some flip over (w < 0) when projected onto the surface. Far below the rule's
     # error, they are dropped; a real fold (a mesh too coarse) is refused by the caller.
     flip = w <= 0
-    if flip.any() and np.abs(w[flip]).sum() < SLIVER_SHARE * np.abs(w).sum():
+    share = np.abs(w[flip]).sum() / np.abs(w).sum() if flip.any() else 0.0
+    if flip.any() and share < SLIVER_SHARE:
         ok &= ~flip
+    elif flip.any() and share < FOLD_SHARE:
+        w, merged = _merge_folds(F, w, flip)
+        ok &= ~merged
+        log.info("Fermi surface at %g eV: %d folded faces (%.2g of the weight) merged into their "
+                 "edge neighbours", mu, int(flip.sum()), share)
     k, w, fi, F, g = k[ok], w[ok], fi[ok], F[ok], g[ok]
     nvv = len(V)
     pts = np.concatenate([V, V * [-1.0, 1.0, 1.0]])
@@ -149,6 +159,48 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
     edge_len = np.linalg.norm(T[:, 1] - T[:, 0], axis=-1).mean()
     return dict(k=k, w=w, eigen_index=fi, sheet=lab[F[:, 0]], sheet_mirror=lab[nvv + F[:, 0]],
                 levels=levels, n_faces=len(F), h=float(edge_len), grid=(nx + 1, n + 1, n + 1))
+
+
+def _merge_folds(F, w, flip):
+    """Weights with every flipped face's (negative) weight added to its edge neighbour.
+
+    A mesh folded over locally (a few faces flipped when their vertices are projected onto
+    the surface) still integrates correctly with the signed weights: the flipped face
+    cancels the overlap of its neighbours. Each flipped face hands its weight to the
+    unflipped neighbour across one of its edges with the largest weight; a neighbour left
+    with w <= 0 stays, for the caller to refuse.
+
+    Parameters
+    ----------
+    F : (Nf, 3) int, faces (vertex indices; the sheets of different bands share no vertex)
+    w : (Nf,) weights
+    flip : (Nf,) bool, w <= 0
+
+    Returns
+    -------
+    w : (Nf,) weights
+    merged : (Nf,) bool, the flipped faces whose weight went to a neighbour (to be dropped)
+    """
+    e = np.sort(F[:, [[0, 1], [1, 2], [2, 0]]], axis=-1).reshape(-1, 2)
+    _, eid = np.unique(e, axis=0, return_inverse=True)
+    eid = eid.ravel()
+    order = np.argsort(eid, kind="stable")
+    same = eid[order[1:]] == eid[order[:-1]]
+    a, b = order[:-1][same], order[1:][same]  # the two (face, edge) slots of an inner edge
+    other = np.full(len(eid), -1)
+    other[a], other[b] = b // 3, a // 3
+    other = other.reshape(-1, 3)
+    fl = np.nonzero(flip)[0]
+    cand = other[fl]
+    score = np.where(cand >= 0, w[np.maximum(cand, 0)], -np.inf)
+    score = np.where((cand >= 0) & flip[np.maximum(cand, 0)], -np.inf, score)
+    best = cand[np.arange(len(fl)), np.argmax(score, axis=1)]
+    w = w.copy()
+    has = (best >= 0) & np.isfinite(score.max(axis=1))
+    np.add.at(w, best[has], w[fl[has]])
+    merged = np.zeros(len(w), bool)
+    merged[fl[has]] = True
+    return w, merged
 
 
 def _warn_gaps(gap, grad, dk, mu):
