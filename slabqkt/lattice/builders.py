@@ -104,8 +104,10 @@ LATTICE_KEYS = {
                                "is relative to it; default 0 (fermi_level_eV absolute). E.g. the "
                                "DFT Fermi energy with fermi_level_eV = 0."),
     "symmetrize": Key("list", None, "-", "wannier90: symmetries imposed on the hoppings, "
-                      "from 'time_reversal', 'inversion' (a projection onto the invariant part; "
-                      "needs orbital descriptors; inversion needs one site). Default none."),
+                      "from 'time_reversal', 'inversion', 'film_mirror' (the mirror plane "
+                      "parallel to the film surfaces, k_x -> -k_x) (a projection onto the "
+                      "invariant part; needs orbital descriptors; inversion and film_mirror need "
+                      "one site). Default none."),
     "symmetry_tol_eV": Key("float", None, "eV", "wannier90: allowed eigenvalue mismatch of the "
                            "k_x -> -k_x check of the film normal (default 0.02: a Wannier model "
                            "keeps the crystal symmetry only to the accuracy of the "
@@ -664,6 +666,13 @@ def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, windo
     f = film_orientation(A, ft.get("normal_miller"), ft.get("normal_cartesian"),
                          ft.get("inplane_axis"), conventional)
     Rot = f.rotation
+    if kind == "wannier90" and "film_mirror" in (mt.get("symmetrize") or []):
+        from . import wannier90 as w90
+        try:  # the mirror normal to the film: crystal normal = Rot^T e_x
+            H, extra["symmetrized"]["film_mirror"] = w90.impose_mirror(R, H, A, orbitals, tau,
+                                                                       Rot[0])
+        except ValueError as exc:
+            raise CaseError("model.symmetrize", mt["symmetrize"], str(exc)) from None
     tau_f = None if tau is None else tau @ Rot.T
     try:
         model = LatticeModel(A @ Rot.T, R, H, tau_f, orbitals, f.zone, orientation=f)
