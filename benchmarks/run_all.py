@@ -248,6 +248,9 @@ def pt_summary(rows, markdown=False):
         print(f"# W: whole run on 2 ranks {t2:.1f} s (aim <= {PT_AIM_SECONDS_2_RANKS:g}: "
               f"{'met' if t2 <= PT_AIM_SECONDS_2_RANKS else 'MISSED'}); peak "
               f"{max(r['maxrss_MB'] for r in rows):.0f} MB per rank")
+    print("# W: edge excess (left wall) s_z, L_z and sigma_film/sigma_bulk per rank count: "
+          + "; ".join(f"{r['ranks']}: {r['excess_spin_z']:.6e}, {r['excess_orbital_z']:.6e}, "
+                      f"{r['conductivity_ratio']:.8f}" for r in rows))
     if 1 in by and 2 in by:
         print(f"# W: speed-up 1 -> 2 ranks {by[1]['total'] / by[2]['total']:.2f}")
 
