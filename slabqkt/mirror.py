@@ -150,7 +150,8 @@ def check_mirror(model, k=None, tol=None, n=N_CHECK, seed=0):
             raise ModelError(
                 f"model.kind = {kind_of(model)!r} is not symmetric under the mirror x -> -x of "
                 f"the film normal: max ||h(Rk) - U h(k) U^+|| = {worst:.3g} eV > {tol:.3g} eV "
-                f"(at k = {np.array2string(at, precision=3)} nm^-1; R k = (-k_x, k_par))")
+                f"(at k = {np.array2string(at, precision=3)} nm^-1; R k = (-k_x, k_par))"
+                + (f"; {model.mirror_hint}" if getattr(model, "mirror_hint", None) else ""))
     return worst
 
 
@@ -216,6 +217,17 @@ def lattice_mirror(model, why_missing=None):
     a : ndarray (N, d) or None
         Offsets tau~_n - tau_site(n) (nm, film frame); None when all vanish.
     """
+    U0, a, _ = _lattice_parts(model, why_missing)
+    return U0, a
+
+
+def _lattice_parts(model, why_missing=None):
+    """(U0, a, sites) with sites = dict(states, image, shift, C) (see :func:`lattice_mirror`).
+
+    ``states[s]``: the state indices of site s; ``image[s]``: the site at M tau_s;
+    ``shift[s]``: integer coordinates of M tau_s - tau_image(s); ``C``: the integer
+    matrix of M on the lattice (M a_i = sum_j C_ij a_j).
+    """
     from .lattice import orbitals as orb
     orbitals = model.orbitals
     if orbitals is None:
@@ -224,7 +236,8 @@ def lattice_mirror(model, why_missing=None):
     d, N = model.dimension, model.N
     A = model.lattice
     Md = np.diag([-1.0] + [1.0] * (d - 1))
-    C = A @ Md @ np.linalg.inv(A)  # M a_i = sum_j C_ij a_j
+    Ainv = np.linalg.inv(A)
+    C = A @ Md @ Ainv  # M a_i = sum_j C_ij a_j
     if np.abs(C - np.rint(C)).max() > 1e-6:
         raise no_operator(model, "the plane perpendicular to the film normal is no mirror plane "
                           "of the Bravais lattice (M a_i is not a lattice vector), e.g. fcc "
@@ -239,8 +252,7 @@ def lattice_mirror(model, why_missing=None):
     rho = {s: model.positions[states[s]].mean(0) for s in sites}
     sig = {s: sorted((o.name, o.spin or "") for o in (orbitals[j] for j in states[s]))
            for s in sites}
-    Ainv = np.linalg.inv(A)
-    image = {}
+    image, shift = {}, {}
     for s in sites:
         target = rho[s] @ Md
         for t in sites:
@@ -248,15 +260,14 @@ def lattice_mirror(model, why_missing=None):
                 continue
             frac = (target - rho[t]) @ Ainv
             if np.abs(frac - np.rint(frac)).max() < 1e-6:
-                image[s] = t
+                image[s], shift[s] = t, np.rint(frac).astype(np.int64)
                 break
         else:
             raise no_operator(model, f"the mirror maps site {s} at "
                               f"{np.array2string(rho[s], precision=4)} nm (film frame) to "
                               f"{np.array2string(target, precision=4)} nm, which is no site with "
                               "the same orbitals modulo a lattice vector")
-    spins = [o.spin for o in orbitals]
-    if any(sp is not None for sp in spins):
+    if any(sp is not None for sp in (o.spin for o in orbitals)):
         U_spin = -1j * np.einsum("i,iab->ab", n_c, orb.PAULI)
     else:
         U_spin = np.ones((1, 1), complex)
@@ -264,7 +275,7 @@ def lattice_mirror(model, why_missing=None):
     D = {l: (_lattice_names(l), orb.real_rotation(l, M_c, _lattice_names(l))) for l in (0, 1, 2)}
     index = {(o.site, o.name, o.spin): j for j, o in enumerate(orbitals)}
     U0 = np.zeros((N, N), complex)
-    for j, o in enumerate(orbitals):
+    for j, o in enumerate(orbitals):  # a loop over the N basis states (not over k)
         names, Dl = D[o.l]
         b = names.index(o.name)
         for a_, name in enumerate(names):
@@ -278,7 +289,60 @@ def lattice_mirror(model, why_missing=None):
                           "shell without all of its real orbitals, e.g. p_x alone for a normal "
                           "that mixes p_x and p_y)")
     a = model.positions - np.array([rho[o.site] for o in orbitals])
-    return U0, (a if np.abs(a).max(initial=0.0) > 1e-12 else None)
+    info = {"states": states, "image": image, "shift": shift,
+            "C": np.rint(C).astype(np.int64)}
+    return U0, (a if np.abs(a).max(initial=0.0) > 1e-12 else None), info
+
+
+def symmetrize_mirror(model):
+    """The hoppings projected onto their mirror-invariant part: H -> (H + g.H)/2.
+
+    The mirror g (operator U0 of :func:`lattice_mirror`, k-independent part;
+    the phase positions do not enter the matrix elements H(R)) maps the
+    hopping H(R) between sites s and t onto the one between their images,
+
+        (g.H)(R')[s', t'] = U0[s', s] H(R)[s, t] U0[t', t]^dagger,
+        R' = M R + T_t - T_s,      M tau_s = tau_s' + T_s,
+
+    the nearest (Frobenius) mirror-symmetric model; g.g.H = H, so it is a
+    projection. New R vectors are added where M R + ... is not listed.
+
+    Parameters
+    ----------
+    model : LatticeModel
+
+    Returns
+    -------
+    R_int : ndarray (nR', d) int
+    H : ndarray (nR', N, N) complex, eV
+    change : float
+        Largest change of a matrix element (eV).
+    """
+    U0, _, info = _lattice_parts(model)
+    R, H, C = model.R_int, model.H, info["C"]
+    st, im, sh = info["states"], info["image"], info["shift"]
+    pieces = []
+    for s in st:
+        for t in st:  # a loop over the site pairs
+            Rp = R @ C + sh[t] - sh[s]
+            Bs = U0[np.ix_(st[im[s]], st[s])]
+            Bt = U0[np.ix_(st[im[t]], st[t])]
+            val = Bs @ H[:, st[s]][:, :, st[t]] @ Bt.conj().T
+            pieces.append((Rp, st[im[s]], st[im[t]], val))
+    allR, inv = np.unique(np.concatenate([R] + [p[0] for p in pieces]), axis=0,
+                          return_inverse=True)
+    inv = inv.ravel()
+    nR, N = len(R), model.N
+    Hg = np.zeros((len(allR), N, N), complex)
+    Hx = np.zeros((len(allR), N, N), complex)
+    Hx[inv[:nR]] = H
+    off = nR
+    for Rp, rows, cols, val in pieces:
+        idx = inv[off:off + nR]
+        off += nR
+        Hg[np.ix_(idx, rows, cols)] += val
+    Hs = 0.5 * (Hx + Hg)
+    return allR, Hs, float(np.abs(Hs - Hx).max(initial=0.0))
 
 
 def apply_lattice_mirror(parts, k):

@@ -337,3 +337,111 @@ def test_two_site_model_positions_off_the_sites_give_a_bloch_phase(two_site):
     Dm = np.exp(1j * reflect(k) @ (moved.positions - ref.positions).T)
     U_ref = ref.mirror_x(k)
     assert np.abs(U - Dm.conj()[..., :, None] * U_ref * D[..., None, :]).max() < 1e-12
+
+
+# ------------------------------------------------------------------ Wannier90 models
+from slabqkt.errors import CaseError  # noqa: E402
+from slabqkt.mirror import symmetrize_mirror  # noqa: E402
+from test_wannier90 import PT_EF, data_dir, unpack  # noqa: E402  (fail under CI, skip elsewhere)
+
+TR_I = ["time_reversal", "inversion"]
+
+
+@pytest.fixture(scope="module")
+def pt_table(tmp_path_factory):
+    hr = unpack(tmp_path_factory, "Pt", "wannier90_hr.dat.tar.gz", "wannier90_hr.dat")
+    return {"kind": "wannier90", "hr_file": str(hr),
+            "win_file": str(data_dir("Pt") / "wannier90.win"), "spin_order": "block",
+            "energy_reference_eV": PT_EF}
+
+
+def test_pt_file_breaks_the_mirror_as_little_as_time_reversal(pt_table):
+    """The (001) mirror of the TR- and I-symmetrised Pt file holds element by element to the
+    file's own accuracy: max |H(MR) - U H(R) U^+| / 2 (the change of the projection) is below the
+    time-reversal breaking of the file, while dropping the spin part of U violates it by > 1 eV."""
+    m = build_lattice_model(dict(pt_table, symmetrize=TR_I), {"normal_cartesian": [0, 0, 1]},
+                            0.0)
+    _, _, change = symmetrize_mirror(m)
+    broken = m.wannier90["symmetrized"]
+    assert change < broken["time_reversal"] and change < 0.02, (change, broken)
+    # the element-wise deviation of a wrong operator (orbital parities only, spin untouched)
+    U = m.mirror_operator(np.zeros(3))
+    wrong = U @ np.linalg.inv(-1j * m.spin_operators()[0])
+    pure = build_lattice_model(dict(pt_table, symmetrize=TR_I + ["mirror"]),
+                               {"normal_cartesian": [0, 0, 1]}, 0.0)
+    k = zone_k(pure, 40)
+    assert deviation(pure, k, wrong)[0].max() > 1.0
+    # summed over 617 R vectors the breaking reaches ~0.5 eV in ||h(Rk) - U h U^+|| at some k:
+    # refused at the model's tolerance (symmetry_tol_eV, 0.02 eV), with the remedy named
+    with pytest.raises(ModelError, match=r"^model.kind = 'wannier90' is not symmetric under the "
+                       r"mirror x -> -x of the film normal: .* > 0.02 eV .* add 'mirror' to "
+                       r"model.symmetrize"):
+        m.mirror_x(k)
+
+
+@pytest.mark.parametrize("normal", [{"normal_cartesian": [0, 0, 1]}, {"normal_miller": [1, 1, 0]},
+                                    {"normal_cartesian": [1, 1, 0]}])
+def test_pt_symmetrised_mirror_operator(pt_table, normal):
+    m = build_lattice_model(dict(pt_table, symmetrize=TR_I + ["mirror"]), normal, 0.0)
+    ref = build_lattice_model(dict(pt_table, symmetrize=TR_I), normal)
+    assert 0 < m.wannier90["symmetrized"]["mirror"] < 0.02  # as small as the TR, I breaking
+    k = zone_k(m, 40)
+    U = assert_mirror(m, k, tol=1e-10)  # S and L pseudovectors, U unitary
+    e, v = np.linalg.eigh(m.h(k))
+    em, vm = np.linalg.eigh(m.h(reflect(k)))
+    assert np.abs(e - em).max() < 1e-10
+    assert np.abs(e[:, ::2] - e[:, 1::2]).max() < 1e-10  # Kramers doublets kept
+    near = np.nonzero(np.abs(e[0]) < 5)[0][::2]
+    for b in near:  # every doublet at k maps onto the doublet at Rk
+        P = v[..., b:b + 2] @ v[..., b:b + 2].conj().swapaxes(-1, -2)
+        Pm = vm[..., b:b + 2] @ vm[..., b:b + 2].conj().swapaxes(-1, -2)
+        assert np.abs(U @ P @ U.conj().swapaxes(-1, -2) - Pm).max() < 1e-8
+    # the projection moves the bands near the Fermi level by less than the file's mirror
+    # breaking there (< 2 meV)
+    e0 = np.linalg.eigvalsh(ref.h(k))
+    assert np.abs(e0 - e)[np.abs(e0) < 0.5].max() < 2e-3
+
+
+def test_pt_mirror_at_111_is_refused(pt_table):
+    with pytest.raises(CaseError, match=r"^model.symmetrize = \['mirror'\]: mirror: model.kind = "
+                       r"'wannier90': no mirror symmetry operator .* no mirror plane of the "
+                       r"Bravais lattice"):
+        build_lattice_model(dict(pt_table, symmetrize=["mirror"]), {"normal_cartesian": [1, 1, 1]})
+
+
+def test_hybrid_wannier_projections_are_refused():
+    folder = data_dir("silicon")
+    m = build_lattice_model({"kind": "wannier90", "hr_file": str(folder / "silicon_hr.dat"),
+                             "win_file": str(folder / "silicon.win")})
+    with pytest.raises(ModelError, match=r"^model.kind = 'wannier90': no mirror symmetry operator "
+                       r"for the specular wall x -> -x \(hybrid projections \(sp3, ...\) have no "
+                       r"real-orbital characters; give model.basis\)$"):
+        m.mirror_x(np.zeros((1, 3)))
+
+
+def test_mirror_projection_is_the_symmetric_part(two_site):
+    """symmetrize_mirror: exact models unchanged, a perturbed one made exactly symmetric, idempotent."""
+    from slabqkt.lattice.tight_binding import LatticeModel
+    m = build_lattice_model(two_site, {"normal_miller": [1, 0, 0]})
+    assert symmetrize_mirror(m)[2] < 1e-14
+    noise = 0.01 * (RNG.normal(size=m.H.shape) + 1j * RNG.normal(size=m.H.shape))
+    H = m.H + noise
+    index = {tuple(r): i for i, r in enumerate(m.R_int)}
+    partner = np.array([index[tuple(-r)] for r in m.R_int])
+    H = 0.5 * (H + H[partner].conj().swapaxes(-1, -2))  # Hermitian
+
+    def model_of(R, H):
+        out = LatticeModel(m.lattice, R, H, m.positions, m.orbitals, m.zone)
+        out.crystal_rotation, out.kind = m.crystal_rotation, "tight_binding"
+        return out
+    noisy = model_of(m.R_int, H)
+    assert check_mirror(noisy) > 1e-3
+    R2, H2, change = symmetrize_mirror(noisy)
+    assert 1e-3 < change < 0.02
+    sym = model_of(R2, H2)
+    assert check_mirror(sym) < 1e-12
+    assert symmetrize_mirror(sym)[2] < 1e-15
+    # the nearest symmetric model: the removed part is orthogonal to every symmetric one
+    Hx = np.zeros_like(H2)
+    Hx[[np.nonzero((R2 == r).all(1))[0][0] for r in noisy.R_int]] = noisy.H
+    assert abs(np.vdot(H2, Hx - H2)) < 1e-12 * np.vdot(H2, H2).real
