@@ -203,7 +203,8 @@ def lattice_mirror(model, why_missing=None):
     tau~ in the phase) the Bloch states map as g|n, k> = sum_n' |n', Rk> U_n'n(k)
     with a_n = tau~_n - tau_site(n): U is k-independent when the positions of
     the phase are the site positions (the atomic gauge of the lattice models);
-    the site of a state is taken at the mean position of its states.
+    the site of a state is ``model.site_positions`` (the atoms of a Wannier
+    model with a centres file) or else the mean position of its states.
 
     Parameters
     ----------
@@ -249,7 +250,8 @@ def _lattice_parts(model, why_missing=None):
     M_c = np.eye(3) - 2.0 * np.outer(n_c, n_c)
     sites = sorted({o.site for o in orbitals})
     states = {s: [j for j, o in enumerate(orbitals) if o.site == s] for s in sites}
-    rho = {s: model.positions[states[s]].mean(0) for s in sites}
+    at = model.positions if getattr(model, "site_positions", None) is None else model.site_positions
+    rho = {s: at[states[s]].mean(0) for s in sites}
     sig = {s: sorted((o.name, o.spin or "") for o in (orbitals[j] for j in states[s]))
            for s in sites}
     image, shift = {}, {}
@@ -259,7 +261,7 @@ def _lattice_parts(model, why_missing=None):
             if sig[t] != sig[s]:
                 continue
             frac = (target - rho[t]) @ Ainv
-            if np.abs(frac - np.rint(frac)).max() < 1e-6:
+            if np.abs(frac - np.rint(frac)).max() < 1e-4:
                 image[s], shift[s] = t, np.rint(frac).astype(np.int64)
                 break
         else:

@@ -490,3 +490,55 @@ def test_toy_rashba_square_mirror():
     with pytest.raises(ModelError, match=r"is not symmetric under the mirror x -> -x of the film "
                        r"normal: max \|\|h\(Rk\) - U h\(k\) U\^\+\|\| = 0.1 eV"):
         toys.ToyRashbaSquare(J=0.05).mirror_x(np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("order", orb.SPIN_ORDERS)
+def test_wannier_centres_off_the_atom_give_a_bloch_phase(tmp_path, order):
+    """A Slater-Koster spd+SOC model written as Wannier90 files, with Wannier centres off the
+    atom: the phase positions are the centres, the sites the atoms of the projections, and
+    U(k) = D(Rk)^+ U0 D(k) holds exactly."""
+    from slabqkt.lattice import wannier90 as w90
+    sk_m = build_lattice_model(dict(SPD_SOC, spin_order=order))
+    w90.write_hr(tmp_path / "pt_hr.dat", sk_m.R_int, sk_m.H)
+    cell = sk_m.lattice / w90.ANGSTROM_NM
+    rows = "\n".join(" ".join(f"{x:.15f}" for x in r) for r in cell)
+    (tmp_path / "pt.win").write_text(
+        f"num_wann = 18\nspinors = .true.\nbegin unit_cell_cart\nang\n{rows}\nend unit_cell_cart\n"
+        "begin atoms_cart\nang\nPt 0.0 0.0 0.0\nend atoms_cart\n"
+        "begin projections\nPt: s;p;d\nend projections\n")
+    centres = 0.01 * RNG.normal(size=(18, 3))
+    w90.write_centres(tmp_path / "pt_centres.xyz", centres, [("Pt", np.zeros(3))])
+    table = {"kind": "wannier90", "hr_file": str(tmp_path / "pt_hr.dat"),
+             "win_file": str(tmp_path / "pt.win"), "centres_file": str(tmp_path / "pt_centres.xyz"),
+             "spin_order": order}
+    m = build_lattice_model(table, {"normal_cartesian": [0, 1, 1]})
+    assert np.abs(m.positions).max() > 1e-3 and np.abs(m.site_positions).max() == 0
+    k = zone_k(m)
+    U = assert_mirror(m, k, tol=1e-10, pseudovectors=False)
+    assert np.abs(U - U[0]).max() > 0.1  # k-dependent
+    ref = build_lattice_model(dict(SPD_SOC, spin_order=order), {"normal_cartesian": [0, 1, 1]})
+    a = m.positions  # the atom is at 0
+    Uref = ref.mirror_x(k)
+    expected = np.exp(-1j * reflect(k) @ a.T)[..., :, None] * Uref * np.exp(1j * k @ a.T)[..., None, :]
+    assert np.abs(U - expected).max() < 1e-12
+
+
+@pytest.fixture(scope="module")
+def cu_table(tmp_path_factory):
+    hr = unpack(tmp_path_factory, "Cu", "wannier90_hr.dat_nsymm48.tar.gz", "wannier90_hr.dat_nsymm48")
+    a = 0.18075
+    return {"kind": "wannier90", "hr_file": str(hr), "energy_reference_eV": 7.7083,
+            "lattice_vectors": [[0, a, a], [a, 0, a], [a, a, 0]]}
+
+
+@pytest.mark.parametrize("normal", [[0, 0, 1], [1, 1, 0]])
+def test_cu_symmetrised_file_is_mirror_exact(cu_table, normal):
+    """The Cu file was symmetrised with the 48 operations of O_h: the operator built from the
+    orbital characters alone (model.orbitals = 'spd') is its mirror to rounding, an independent
+    check of the real-orbital parities (and of the Wannier90 orbital order)."""
+    m = build_lattice_model(dict(cu_table, orbitals="spd"), {"normal_cartesian": normal}, 0.0)
+    assert_mirror(m, zone_k(m), tol=1e-12)
+    with pytest.raises(ModelError, match=r"^model.kind = 'wannier90': no mirror symmetry operator "
+                       r"for the specular wall x -> -x \(no orbital characters: give "
+                       r"model.orbitals, model.basis or a win_file with real-orbital projections\)$"):
+        build_lattice_model(cu_table, {"normal_cartesian": normal}).mirror_x(np.zeros((1, 3)))

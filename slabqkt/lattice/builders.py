@@ -486,17 +486,18 @@ def _wannier90(mt, base_dir=None):
         else:
             orbitals = spatial
     # positions: the centres, else the projection atoms, else 0
+    atom_tau = None  # the atom of every state (the sites of the mirror operator)
+    if sites is not None and win is not None and all(0 <= s < len(win["atoms"]) for s in sites):
+        pos = np.array([win["atoms"][s][1] for s in sites])
+        atom_tau = (pos if not spinful else
+                    np.concatenate([pos, pos]) if order == "block" else np.repeat(pos, 2, axis=0))
     if centres is not None:
         if len(centres) != N:
             raise CaseError("model.centres_file", mt["centres_file"], f"{len(centres)} centres "
                             f"for N = {N} Wannier functions")
         tau = centres
-    elif sites is not None and win is not None and all(0 <= s < len(win["atoms"]) for s in sites):
-        pos = np.array([win["atoms"][s][1] for s in sites])
-        tau = (pos if not spinful else
-               np.concatenate([pos, pos]) if order == "block" else np.repeat(pos, 2, axis=0))
     else:
-        tau = None
+        tau = atom_tau
     sym = mt.get("symmetrize", [])
     if sym:
         if not isinstance(sym, (list, tuple)) or len(set(sym)) != len(sym) or any(
@@ -526,7 +527,7 @@ def _wannier90(mt, base_dir=None):
     else:
         no_mirror = ("no orbital characters: give model.orbitals, model.basis or a win_file "
                      "with real-orbital projections")
-    extra = {"source": str(hpath), "no_mirror": no_mirror, "wsvec": None if ws_used is None else str(ws_used),
+    extra = {"source": str(hpath), "no_mirror": no_mirror, "site_positions": atom_tau, "wsvec": None if ws_used is None else str(ws_used),
              "energy_reference_eV": ref, "ndegen": data.ndegen, "symmetrized": changes,
              "position_matrix": None}
     if data.r is not None:
@@ -549,7 +550,8 @@ def _impose_mirror(model, sym):
         raise CaseError("model.symmetrize", sym, f"mirror: {exc}") from None
     new = LatticeModel(model.lattice, R, H, model.positions, model.orbitals, model.zone,
                        orientation=model.orientation)
-    new.crystal_rotation = model.crystal_rotation
+    new.crystal_rotation, new.kind = model.crystal_rotation, model.kind
+    new.site_positions = model.site_positions
     return new, change
 
 
@@ -612,9 +614,10 @@ def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, windo
         raise CaseError("model.hoppings", "...", str(exc)) from None
     model.crystal_rotation = Rot
     model.kind = kind
+    if kind == "wannier90" and extra["site_positions"] is not None:
+        model.site_positions = extra["site_positions"] @ Rot.T  # the atoms (film frame)
     if kind == "wannier90" and "mirror" in (mt.get("symmetrize") or []):
         model, extra["symmetrized"]["mirror"] = _impose_mirror(model, mt["symmetrize"])
-    model.kind = kind
     if kind == "wannier90":
         model.wannier90 = extra
         model.mirror_missing = extra["no_mirror"]
