@@ -168,6 +168,54 @@ def checked_mirror(model, k):
     return model.mirror_operator(k)
 
 
+def bloch_shift(model, G):
+    """D(G) (..., N, N) with h(k + G) = D(G)^dagger h(k) D(G), G (..., d) reciprocal-lattice vectors.
+
+    D = diag e^{i G.tau} for the positions tau of the phase convention (1 without
+    them); a gauge-rotated model (``Rotated``, h' = V h V^+) gets V D V^+.
+    """
+    G = np.asarray(G, float)
+    inner = getattr(model, "inner", None)
+    if inner is not None:
+        V = model.U
+        return V @ bloch_shift(inner, G) @ V.conj().T
+    tau = getattr(model, "positions", None)
+    eye = np.eye(model.N, dtype=complex)
+    if tau is None or not np.any(tau):
+        return np.broadcast_to(eye, G.shape[:-1] + eye.shape)
+    return np.exp(1j * G @ tau.T)[..., None, :] * eye
+
+
+def mirror_between(model, k_from, k_to):
+    """U (..., N, N) with h(k_to) = U h(k_from) U^dagger for k_to = R k_from + G.
+
+    The specular partner of a Fermi point may be stored wrapped into the zone,
+    k_to = R k_from + G with G a reciprocal-lattice vector; then
+    U = D(G)^dagger U(k_from) (:func:`bloch_shift`; D = 1 for one-site models
+    with the atom at 0 and for continuum models, where G must be 0).
+
+    Raises
+    ------
+    ModelError
+        k_to - R k_from is not a reciprocal-lattice vector (or not 0 without a zone).
+    """
+    k_from, k_to = np.asarray(k_from, float), np.asarray(k_to, float)
+    U = model.mirror_x(k_from)
+    G = k_to - reflect(k_from)
+    scale = 1.0 + np.abs(k_from).max(initial=0.0)
+    if np.abs(G).max(initial=0.0) <= 1e-9 * scale:
+        return U
+    zone = getattr(model, "zone", None)
+    frac = None if zone is None else G @ np.linalg.inv(zone.reciprocal)
+    if frac is None or np.abs(frac - np.rint(frac)).max() > 1e-6:
+        raise ModelError(f"model.kind = {kind_of(model)!r}: mirror_between: k_to is not the mirror "
+                         "image (-k_x, k_par) of k_from modulo a reciprocal-lattice vector "
+                         f"(max deviation {np.abs(G).max():.3g} nm^-1)")
+    G = np.rint(frac) @ zone.reciprocal
+    D = bloch_shift(model, G)
+    return np.conj(np.swapaxes(D, -1, -2)) @ U
+
+
 def pseudovector_error(model, U, ops):
     """max_i ||U O_i U^dagger - s_i O_i||_2 with s = (+1, -1, -1): O a pseudovector (3, N, N)."""
     U = np.asarray(U)

@@ -542,3 +542,24 @@ def test_cu_symmetrised_file_is_mirror_exact(cu_table, normal):
                        r"for the specular wall x -> -x \(no orbital characters: give "
                        r"model.orbitals, model.basis or a win_file with real-orbital projections\)$"):
         build_lattice_model(cu_table, {"normal_cartesian": normal}).mirror_x(np.zeros((1, 3)))
+
+
+def test_mirror_between_wrapped_partners(two_site):
+    """k_to = R k + G (the partner stored wrapped into the zone): h(k_to) = U h(k) U^+ with
+    U = D(G)^+ U(k), D = diag e^{iG.tau}; also through a gauge rotation; refused off the image."""
+    from slabqkt.mirror import mirror_between
+    m = build_lattice_model(two_site, {"normal_miller": [1, 0, 0]})
+    for model in (m, Rotated(m, random_unitary(m.N, 3))):
+        k = zone_k(m, 20)
+        G = RNG.integers(-2, 3, size=(20, 3)) @ m.zone.reciprocal
+        k_to = reflect(k) + G
+        U = mirror_between(model, k, k_to)
+        Ud = U.conj().swapaxes(-1, -2)
+        assert np.abs(model.h(k_to) - U @ model.h(k) @ Ud).max() < 1e-10
+        assert np.abs(U - model.mirror_x(k)).max() > 0.1  # the sites are off 0: D(G) != 1
+        assert np.abs(mirror_between(model, k, reflect(k)) - model.mirror_x(k)).max() == 0
+    with pytest.raises(ModelError, match=r"mirror_between: k_to is not the mirror image"):
+        mirror_between(m, k, reflect(k) + 0.3)
+    c = OrbitalP(2, 0.7, 0.05)
+    with pytest.raises(ModelError, match=r"mirror_between: k_to is not the mirror image"):
+        mirror_between(c, k[:, :2], reflect(k[:, :2]) + 1.0)
