@@ -197,11 +197,12 @@ def test_bulk_conductivity_against_an_independent_grid_boltzmann(tmp_path):
     """sigma_xx of `Simulation(case).run_bulk()` (band 1 of Si at -4.5 eV, tau = 10 fs)
     against :func:`grid_boltzmann` with the case's n_i v0^2.
 
-    Measured convergence (docs/wannier90.md): the solver's sigma changes by 1e-4 (relative)
-    from lattice_grid 24 to 32 and 48; the Gaussian sum is grid-converged to 1e-5 at n = 40
-    for widths >= 0.15 eV and depends on the width as sigma_0 + a s^2 + b s^4; the fit
-    through 0.15, 0.2, 0.25 eV and the two-width fit through 0.15, 0.2 differ by 3e-4, the
-    solver and the three-width fit by 1.4e-4. Tolerance 5e-4.
+    Measured convergence (benchmarks/si_conductivity.py, docs/wannier90.md): the solver's
+    sigma changes by 1e-4 (relative) from lattice_grid 24 to 48, towards the extrapolated
+    value; the Gaussian sum is grid-converged to 1e-5 at n = 40 for widths >= 0.15 eV and
+    depends on the width as sigma_0 + a s^2 + b s^4; the fit through 0.15, 0.2, 0.25 eV
+    (n = 40) and the fit through 0.1, 0.15, 0.2 eV (n = 64) agree to 2e-6, the two-width fit
+    through 0.15, 0.2 differs by 3e-4, the solver at lattice_grid 24 by 1.4e-4. Tolerance 5e-4.
     """
     from slabqkt import load_case
     from slabqkt.simulation import Simulation
