@@ -363,6 +363,22 @@ def _print_bulk(res):
     for name, parts in res.observables.items():
         print(f"{name:<20}{res.units[name]:<12}" + "".join(
             f"{float(parts[p]):>14.6g}" for p in ("intra", "intrinsic", "disorder", "total")))
+    # the same per unit field: conductivities (S/m) and spin / orbital Hall conductivities
+    # ((hbar/e) S/cm), the spin (orbital) along the first index, the flow along the second,
+    # E along field.direction
+    print("per unit field (density / |E|):")
+    print(f"{'observable':<20}{'unit':<16}{'intra':>14}{'intrinsic':>14}{'disorder':>14}{'total':>14}")
+    for name, (parts, unit) in res.per_field().items():
+        print(f"{name:<20}{unit:<16}" + "".join(
+            f"{parts[p]:>14.6g}" for p in ("intra", "intrinsic", "disorder", "total")))
+    if res.intrinsic_error:
+        E = sum(v * v for v in a["field_V_per_nm"]) ** 0.5
+        sea = res.case.get("fermi_surface", {}).get("sea_grid")
+        print(f"intrinsic part, two-grid error estimate (sea_grid {sea} against {sea // 2}):")
+        for name, (_, unit) in res.per_field().items():
+            if name in res.intrinsic_error:
+                factor = res.per_field_factor(name)
+                print(f"  {name:<18}+- {res.intrinsic_error[name] / E * factor:.3g} {unit}")
 
 
 if __name__ == "__main__":
