@@ -348,12 +348,17 @@ class MatrixSlabBoltzmann(SlabBoltzmann):
         degenerate = comp.rank[allplus] > 1
         spec = (p_left[allplus] > 0) | (p_right[fs.mirror[allplus]] > 0)
         need = bool(np.any(degenerate & spec))
-        if need and getattr(model, "mirror_x", None) is None:
-            raise CaseError("disorder.intraband_form", "matrix",
-                            f"the model '{type(model).__name__}' provides no mirror operator "
-                            "(mirror_x) to reflect a degenerate eigenspace at a specular wall; "
-                            "allowed: 'equal_occupation' (the paper's form), or diffuse walls "
-                            "(specularity 0)")
+        if need:
+            try:
+                if getattr(model, "mirror_x", None) is None:
+                    raise ModelError(f"the model '{type(model).__name__}' provides no mirror "
+                                     "operator (mirror_x)")
+                model.mirror_x(fs.k[:1])  # every rank alike: the same error everywhere
+            except ModelError as exc:
+                raise CaseError("disorder.intraband_form", "matrix",
+                                f"a degenerate eigenspace meets a specular wall and needs the "
+                                f"model's mirror operator: {exc}; allowed: 'equal_occupation' "
+                                "(the paper's form), or diffuse walls (specularity 0)") from None
         start = np.concatenate([[0], np.cumsum(comp.rank[plus] ** 2)])[:-1]
         self._blocks = []
         np_ = self.np
