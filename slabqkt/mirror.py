@@ -177,3 +177,116 @@ def pseudovector_error(model, U, ops):
         d = U @ ops[i] @ Ud - s[i] * ops[i]
         out = max(out, float(np.linalg.norm(d, ord=2, axis=(-2, -1)).max(initial=0.0)))
     return out
+
+
+# ---------------------------------------------------------------------------- lattice models
+def _lattice_names(l):
+    from .lattice import orbitals as orb
+    return orb.shell_names(l, "cartesian") if l == 1 else orb.shell_names(l)
+
+
+def lattice_mirror(model, why_missing=None):
+    """The parts of a lattice model's mirror operator: U(k)_{n'n} = U0_{n'n} e^{i k.a_n - i (Rk).a_n'}.
+
+    The mirror of the film frame, M = diag(-1, 1, 1), is M_c = I - 2 n n^T in the
+    crystal frame (n the crystal-frame normal), in which the orbital and spin
+    descriptors are defined. It maps the state (site s, real orbital b, spin
+    sigma) at tau_s + T onto sum (D^l(M_c))_{b'b} (U_spin)_{sigma' sigma} times
+    the state (site s', b', sigma') at M (tau_s + T) = tau_s' + T', s' the site
+    of the same orbitals at M tau_s modulo a lattice vector. D^l is the
+    real-harmonic representation of the improper M_c (p odd along n, d even:
+    the parity (-1)^l of the inversion times the C2 rotation about n),
+    U_spin = -i n.sigma (spin is a pseudovector: only the rotation acts).
+
+    With h_mn(k) = sum_R H_mn(R) e^{i k.(R + tau~_n - tau~_m)} (positions
+    tau~ in the phase) the Bloch states map as g|n, k> = sum_n' |n', Rk> U_n'n(k)
+    with a_n = tau~_n - tau_site(n): U is k-independent when the positions of
+    the phase are the site positions (the atomic gauge of the lattice models);
+    the site of a state is taken at the mean position of its states.
+
+    Parameters
+    ----------
+    model : LatticeModel
+    why_missing : str, optional
+        The reason given when the model has no orbital descriptors.
+
+    Returns
+    -------
+    U0 : ndarray (N, N) complex
+    a : ndarray (N, d) or None
+        Offsets tau~_n - tau_site(n) (nm, film frame); None when all vanish.
+    """
+    from .lattice import orbitals as orb
+    orbitals = model.orbitals
+    if orbitals is None:
+        raise no_operator(model, why_missing or "no orbital characters: give model.basis "
+                          "(site, orbital, spin of every state)")
+    d, N = model.dimension, model.N
+    A = model.lattice
+    Md = np.diag([-1.0] + [1.0] * (d - 1))
+    C = A @ Md @ np.linalg.inv(A)  # M a_i = sum_j C_ij a_j
+    if np.abs(C - np.rint(C)).max() > 1e-6:
+        raise no_operator(model, "the plane perpendicular to the film normal is no mirror plane "
+                          "of the Bravais lattice (M a_i is not a lattice vector), e.g. fcc "
+                          "(111); choose a normal such as (001) or (110)")
+    R3 = np.eye(3)
+    if model.crystal_rotation is not None:
+        R3[:d, :d] = model.crystal_rotation
+    n_c = R3[0]  # film x in crystal coordinates
+    M_c = np.eye(3) - 2.0 * np.outer(n_c, n_c)
+    sites = sorted({o.site for o in orbitals})
+    states = {s: [j for j, o in enumerate(orbitals) if o.site == s] for s in sites}
+    rho = {s: model.positions[states[s]].mean(0) for s in sites}
+    sig = {s: sorted((o.name, o.spin or "") for o in (orbitals[j] for j in states[s]))
+           for s in sites}
+    Ainv = np.linalg.inv(A)
+    image = {}
+    for s in sites:
+        target = rho[s] @ Md
+        for t in sites:
+            if sig[t] != sig[s]:
+                continue
+            frac = (target - rho[t]) @ Ainv
+            if np.abs(frac - np.rint(frac)).max() < 1e-6:
+                image[s] = t
+                break
+        else:
+            raise no_operator(model, f"the mirror maps site {s} at "
+                              f"{np.array2string(rho[s], precision=4)} nm (film frame) to "
+                              f"{np.array2string(target, precision=4)} nm, which is no site with "
+                              "the same orbitals modulo a lattice vector")
+    spins = [o.spin for o in orbitals]
+    if any(sp is not None for sp in spins):
+        U_spin = -1j * np.einsum("i,iab->ab", n_c, orb.PAULI)
+    else:
+        U_spin = np.ones((1, 1), complex)
+    sidx = {None: 0, "up": 0, "down": 1}
+    D = {l: (_lattice_names(l), orb.real_rotation(l, M_c, _lattice_names(l))) for l in (0, 1, 2)}
+    index = {(o.site, o.name, o.spin): j for j, o in enumerate(orbitals)}
+    U0 = np.zeros((N, N), complex)
+    for j, o in enumerate(orbitals):
+        names, Dl = D[o.l]
+        b = names.index(o.name)
+        for a_, name in enumerate(names):
+            for sp2 in (("up", "down") if o.spin is not None else (None,)):
+                i = index.get((image[o.site], name, sp2))
+                if i is not None:
+                    U0[i, j] += Dl[a_, b] * U_spin[sidx[sp2], sidx[o.spin]]
+    unit = np.abs(U0 @ U0.conj().T - np.eye(N)).max()
+    if unit > 1e-10:
+        raise no_operator(model, "the orbitals of a site are not closed under the mirror (a "
+                          "shell without all of its real orbitals, e.g. p_x alone for a normal "
+                          "that mixes p_x and p_y)")
+    a = model.positions - np.array([rho[o.site] for o in orbitals])
+    return U0, (a if np.abs(a).max(initial=0.0) > 1e-12 else None)
+
+
+def apply_lattice_mirror(parts, k):
+    """U(k) (..., N, N) from :func:`lattice_mirror`'s (U0, a) at film-frame k (..., d)."""
+    U0, a = parts
+    k = np.asarray(k, float)
+    if a is None:
+        return np.broadcast_to(U0, k.shape[:-1] + U0.shape)
+    right = np.exp(1j * (k @ a.T))            # e^{i k.a_n}
+    left = np.exp(-1j * (reflect(k) @ a.T))   # e^{-i (Rk).a_n'}
+    return left[..., :, None] * U0 * right[..., None, :]
