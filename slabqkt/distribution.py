@@ -199,7 +199,6 @@ class MatrixCollision:
         di = cd[first + comp.pair[:, 0]]
         dj = cd[first + comp.pair[:, 1]]
         self.inv_tau = self.gamma * (0.5 * (di + dj)) if comp.n else np.zeros(0)
-        self.rank_s = np.ones(comp.n)
         self.n_moments = r
         if np.any(self.inv_tau <= 0):
             raise ModelError("a Fermi-surface state does not scatter (P_s D P_s has a zero "

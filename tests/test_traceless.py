@@ -264,6 +264,18 @@ def test_orbital_p_2d_gauge(monkeypatch):
     monkeypatch.undo()
     assert max(changed) > 0.1
     compare(new, ref, 1e-10)
+    # a random orbital basis (h -> V h V^+, O -> V O V^+, the mirror operator V U V^+)
+    sim = Simulation(case(ORB, MATRIX, {"model": {"unitary_seed": 17}}))
+    compare(tag(sim, sim.run()), ref, 1e-10)
+
+
+def test_orbital_p_2d_finite_temperature():
+    """T > 0: every energy slice uses the matrix form too; at low T the T = 0 result."""
+    _, ref = run("orb_m", ORB, MATRIX)
+    sim = Simulation(case(ORB, MATRIX, {"temperature": {"kelvin": 30.0, "n_energies": 2}}))
+    res = tag(sim, sim.run())
+    assert all(s.matrix for s, _, _ in sim._slices())
+    compare(res, ref, 2e-3, names=["current_y", "orbital_z"])
 
 
 # ---------------------------------------------------------------------------
