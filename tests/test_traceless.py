@@ -346,6 +346,21 @@ def test_kramers_lattice_conservation_parity_and_vanishing_traceless_part():
         assert np.abs(prof - sign * prof[::-1]).max() <= 1e-9 * sc[name], name
 
 
+def test_kramers_lattice_partly_specular_equals_paper():
+    """A partly specular wall (p = 0.4, the doublets mapped by the lattice mirror operator)
+    and a rough one keep F Theta-even too: the matrix form equals the paper's."""
+    if not _lattice_mirror_available():
+        pytest.skip("the lattice model has no mirror operator yet (model.mirror_x, branch "
+                    "'mirror')")
+    walls = {"boundaries": {"left": {"specularity": 0.4}, "right": {"roughness_nm": 0.1}}}
+    raw = dict(SOC)
+    raw["boundaries"] = walls["boundaries"]
+    _, m = run("soc_rough_m", raw, MATRIX)
+    _, p = run("soc_rough_p", raw, PAPER)
+    compare(m, p, 1e-9)
+    assert m.conductivity_ratio == pytest.approx(p.conductivity_ratio, rel=1e-10)
+
+
 def test_kramers_lattice_gauge(monkeypatch):
     """Random U(2) inside every Kramers doublet (eigh patched): every part unchanged."""
     _, ref = run("soc_m", SOC, MATRIX)
@@ -464,15 +479,26 @@ def test_petsc_backend_agrees():
     compare(new, ref, 1e-9)
 
 
+MPI_SOC = merge(SOC, {"name": "traceless_soc_mpi", "disorder": {"intraband_form": "matrix"},
+                      "output": {"plots": False}})
+MPI_SOC["boundaries"] = {"left": {"specularity": 0.3}, "right": {"roughness_nm": 0.2}}
+
+
 @pytest.mark.mpi
 @needs_petsc
-def test_two_ranks_equal_serial(tmp_path):
+@pytest.mark.parametrize("which", ["orbital_p", "kramers_lattice"])
+def test_two_ranks_equal_serial(which, tmp_path):
+    """2 ranks (states split, PETSc) = one (SciPy) to 1e-10: the 2D orbital_p strip (p = 0.4
+    and a rough wall) and the Kramers lattice model (its Fermi surface split over ranks too)."""
     from conftest import mpich_launcher, subprocess_env
     from slabqkt.case import to_toml
     from slabqkt.result import load_result
+    raw = MPI_CASE if which == "orbital_p" else MPI_SOC
+    if which != "orbital_p" and not _lattice_mirror_available():
+        pytest.skip("the lattice model has no mirror operator yet (branch 'mirror')")
     exe = mpich_launcher()
     path = tmp_path / "traceless_mpi.toml"
-    path.write_text(to_toml(resolve(MPI_CASE)))
+    path.write_text(to_toml(resolve(raw)))
     out = tmp_path / "mpi.h5"
     cmd = [exe, "-n", "2", sys.executable, "-m", "slabqkt", "run", str(path), "--backend",
            "petsc", "--out", str(out), "--no-plots"]
@@ -481,7 +507,7 @@ def test_two_ranks_equal_serial(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     mpi = load_result(str(out))
     assert mpi.attrs["ranks"] == 2 and mpi.attrs["intraband_form"] == "matrix"
-    sim = Simulation(resolve(MPI_CASE))
+    sim = Simulation(resolve(raw))
     ref = tag(sim, sim.run())
     assert mpi.conductivity_ratio == pytest.approx(ref.conductivity_ratio, rel=1e-10)
     compare(mpi, ref, 1e-10)
