@@ -200,6 +200,8 @@ class MatrixCollision:
         dj = cd[first + comp.pair[:, 1]]
         self.inv_tau = self.gamma * (0.5 * (di + dj)) if comp.n else np.zeros(0)
         self.n_moments = r
+        log.info("matrix intraband distribution: %d components on %d states (ranks %s), %d "
+                 "moments", comp.n, len(comp.rank), sorted(set(comp.rank.tolist())), r)
         if np.any(self.inv_tau <= 0):
             raise ModelError("a Fermi-surface state does not scatter (P_s D P_s has a zero "
                              "eigenvalue): the matrix distribution needs every rate positive")

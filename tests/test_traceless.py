@@ -27,7 +27,6 @@ checked (physics, not earlier outputs of the code):
   agrees in one process.
 """
 import importlib.util
-import os
 import subprocess
 import sys
 
@@ -42,8 +41,6 @@ from slabqkt.collision import Collision
 from slabqkt.distribution import Components, MatrixCollision
 from slabqkt.models import OrbitalP
 from slabqkt.observables import PARTS
-
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 ORB = {
     "model": {"kind": "orbital_p", "dimension": 2, "effective_mass": 1.0, "beta_eV_nm2": 0.0381},
@@ -297,8 +294,8 @@ def test_orbital_p_3d_bulk_unchanged_film_reported(capsys):
     em, ep = (x.edges["orbital_z"]["total"]["left"]["excess"] for x in (m, p))
     assert em == pytest.approx(ep, rel=0.05)
     with capsys.disabled():
-        print(f"\n3D orbital_p film (d = 4 l, left p = 0.5): ratio matrix {m.conductivity_ratio:.8f}"
-              f" paper {p.conductivity_ratio:.8f}; L_z left excess matrix {em:.6g} paper "
+        print(f"\n3D orbital_p film (d = 4 l, left p = 0.5): ratio matrix "
+              f"{m.conductivity_ratio:.8f} paper {p.conductivity_ratio:.8f}; L_z left excess matrix {em:.6g} paper "
               f"{ep:.6g} ({em / ep - 1:+.3%})")
 
 
