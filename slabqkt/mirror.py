@@ -150,7 +150,8 @@ def check_mirror(model, k=None, tol=None, n=N_CHECK, seed=0):
             raise ModelError(
                 f"model.kind = {kind_of(model)!r} is not symmetric under the mirror x -> -x of "
                 f"the film normal: max ||h(Rk) - U h(k) U^+|| = {worst:.3g} eV > {tol:.3g} eV "
-                f"(at k = {np.array2string(at, precision=3)} nm^-1; R k = (-k_x, k_par))")
+                f"(at k = {np.array2string(at, precision=3)} nm^-1; R k = (-k_x, k_par))"
+                + (f"; {model.mirror_hint}" if getattr(model, "mirror_hint", None) else ""))
     return worst
 
 
@@ -165,6 +166,54 @@ def checked_mirror(model, k):
     if getattr(model, "_mirror_deviation", None) is None:
         model._mirror_deviation = check_mirror(model, tol="model")
     return model.mirror_operator(k)
+
+
+def bloch_shift(model, G):
+    """D(G) (..., N, N) with h(k + G) = D(G)^dagger h(k) D(G), G (..., d) reciprocal-lattice vectors.
+
+    D = diag e^{i G.tau} for the positions tau of the phase convention (1 without
+    them); a gauge-rotated model (``Rotated``, h' = V h V^+) gets V D V^+.
+    """
+    G = np.asarray(G, float)
+    inner = getattr(model, "inner", None)
+    if inner is not None:
+        V = model.U
+        return V @ bloch_shift(inner, G) @ V.conj().T
+    tau = getattr(model, "positions", None)
+    eye = np.eye(model.N, dtype=complex)
+    if tau is None or not np.any(tau):
+        return np.broadcast_to(eye, G.shape[:-1] + eye.shape)
+    return np.exp(1j * G @ tau.T)[..., None, :] * eye
+
+
+def mirror_between(model, k_from, k_to):
+    """U (..., N, N) with h(k_to) = U h(k_from) U^dagger for k_to = R k_from + G.
+
+    The specular partner of a Fermi point may be stored wrapped into the zone,
+    k_to = R k_from + G with G a reciprocal-lattice vector; then
+    U = D(G)^dagger U(k_from) (:func:`bloch_shift`; D = 1 for one-site models
+    with the atom at 0 and for continuum models, where G must be 0).
+
+    Raises
+    ------
+    ModelError
+        k_to - R k_from is not a reciprocal-lattice vector (or not 0 without a zone).
+    """
+    k_from, k_to = np.asarray(k_from, float), np.asarray(k_to, float)
+    U = model.mirror_x(k_from)
+    G = k_to - reflect(k_from)
+    scale = 1.0 + np.abs(k_from).max(initial=0.0)
+    if np.abs(G).max(initial=0.0) <= 1e-9 * scale:
+        return U
+    zone = getattr(model, "zone", None)
+    frac = None if zone is None else G @ np.linalg.inv(zone.reciprocal)
+    if frac is None or np.abs(frac - np.rint(frac)).max() > 1e-6:
+        raise ModelError(f"model.kind = {kind_of(model)!r}: mirror_between: k_to is not the mirror "
+                         "image (-k_x, k_par) of k_from modulo a reciprocal-lattice vector "
+                         f"(max deviation {np.abs(G).max():.3g} nm^-1)")
+    G = np.rint(frac) @ zone.reciprocal
+    D = bloch_shift(model, G)
+    return np.conj(np.swapaxes(D, -1, -2)) @ U
 
 
 def pseudovector_error(model, U, ops):
@@ -202,7 +251,8 @@ def lattice_mirror(model, why_missing=None):
     tau~ in the phase) the Bloch states map as g|n, k> = sum_n' |n', Rk> U_n'n(k)
     with a_n = tau~_n - tau_site(n): U is k-independent when the positions of
     the phase are the site positions (the atomic gauge of the lattice models);
-    the site of a state is taken at the mean position of its states.
+    the site of a state is ``model.site_positions`` (the atoms of a Wannier
+    model with a centres file) or else the mean position of its states.
 
     Parameters
     ----------
@@ -216,6 +266,17 @@ def lattice_mirror(model, why_missing=None):
     a : ndarray (N, d) or None
         Offsets tau~_n - tau_site(n) (nm, film frame); None when all vanish.
     """
+    U0, a, _ = _lattice_parts(model, why_missing)
+    return U0, a
+
+
+def _lattice_parts(model, why_missing=None):
+    """(U0, a, sites) with sites = dict(states, image, shift, C) (see :func:`lattice_mirror`).
+
+    ``states[s]``: the state indices of site s; ``image[s]``: the site at M tau_s;
+    ``shift[s]``: integer coordinates of M tau_s - tau_image(s); ``C``: the integer
+    matrix of M on the lattice (M a_i = sum_j C_ij a_j).
+    """
     from .lattice import orbitals as orb
     orbitals = model.orbitals
     if orbitals is None:
@@ -224,7 +285,8 @@ def lattice_mirror(model, why_missing=None):
     d, N = model.dimension, model.N
     A = model.lattice
     Md = np.diag([-1.0] + [1.0] * (d - 1))
-    C = A @ Md @ np.linalg.inv(A)  # M a_i = sum_j C_ij a_j
+    Ainv = np.linalg.inv(A)
+    C = A @ Md @ Ainv  # M a_i = sum_j C_ij a_j
     if np.abs(C - np.rint(C)).max() > 1e-6:
         raise no_operator(model, "the plane perpendicular to the film normal is no mirror plane "
                           "of the Bravais lattice (M a_i is not a lattice vector), e.g. fcc "
@@ -236,27 +298,26 @@ def lattice_mirror(model, why_missing=None):
     M_c = np.eye(3) - 2.0 * np.outer(n_c, n_c)
     sites = sorted({o.site for o in orbitals})
     states = {s: [j for j, o in enumerate(orbitals) if o.site == s] for s in sites}
-    rho = {s: model.positions[states[s]].mean(0) for s in sites}
+    at = model.positions if getattr(model, "site_positions", None) is None else model.site_positions
+    rho = {s: at[states[s]].mean(0) for s in sites}
     sig = {s: sorted((o.name, o.spin or "") for o in (orbitals[j] for j in states[s]))
            for s in sites}
-    Ainv = np.linalg.inv(A)
-    image = {}
+    image, shift = {}, {}
     for s in sites:
         target = rho[s] @ Md
         for t in sites:
             if sig[t] != sig[s]:
                 continue
             frac = (target - rho[t]) @ Ainv
-            if np.abs(frac - np.rint(frac)).max() < 1e-6:
-                image[s] = t
+            if np.abs(frac - np.rint(frac)).max() < 1e-4:
+                image[s], shift[s] = t, np.rint(frac).astype(np.int64)
                 break
         else:
             raise no_operator(model, f"the mirror maps site {s} at "
                               f"{np.array2string(rho[s], precision=4)} nm (film frame) to "
                               f"{np.array2string(target, precision=4)} nm, which is no site with "
                               "the same orbitals modulo a lattice vector")
-    spins = [o.spin for o in orbitals]
-    if any(sp is not None for sp in spins):
+    if any(sp is not None for sp in (o.spin for o in orbitals)):
         U_spin = -1j * np.einsum("i,iab->ab", n_c, orb.PAULI)
     else:
         U_spin = np.ones((1, 1), complex)
@@ -264,7 +325,7 @@ def lattice_mirror(model, why_missing=None):
     D = {l: (_lattice_names(l), orb.real_rotation(l, M_c, _lattice_names(l))) for l in (0, 1, 2)}
     index = {(o.site, o.name, o.spin): j for j, o in enumerate(orbitals)}
     U0 = np.zeros((N, N), complex)
-    for j, o in enumerate(orbitals):
+    for j, o in enumerate(orbitals):  # a loop over the N basis states (not over k)
         names, Dl = D[o.l]
         b = names.index(o.name)
         for a_, name in enumerate(names):
@@ -278,7 +339,60 @@ def lattice_mirror(model, why_missing=None):
                           "shell without all of its real orbitals, e.g. p_x alone for a normal "
                           "that mixes p_x and p_y)")
     a = model.positions - np.array([rho[o.site] for o in orbitals])
-    return U0, (a if np.abs(a).max(initial=0.0) > 1e-12 else None)
+    info = {"states": states, "image": image, "shift": shift,
+            "C": np.rint(C).astype(np.int64)}
+    return U0, (a if np.abs(a).max(initial=0.0) > 1e-12 else None), info
+
+
+def symmetrize_mirror(model):
+    """The hoppings projected onto their mirror-invariant part: H -> (H + g.H)/2.
+
+    The mirror g (operator U0 of :func:`lattice_mirror`, k-independent part;
+    the phase positions do not enter the matrix elements H(R)) maps the
+    hopping H(R) between sites s and t onto the one between their images,
+
+        (g.H)(R')[s', t'] = U0[s', s] H(R)[s, t] U0[t', t]^dagger,
+        R' = M R + T_t - T_s,      M tau_s = tau_s' + T_s,
+
+    the nearest (Frobenius) mirror-symmetric model; g.g.H = H, so it is a
+    projection. New R vectors are added where M R + ... is not listed.
+
+    Parameters
+    ----------
+    model : LatticeModel
+
+    Returns
+    -------
+    R_int : ndarray (nR', d) int
+    H : ndarray (nR', N, N) complex, eV
+    change : float
+        Largest change of a matrix element (eV).
+    """
+    U0, _, info = _lattice_parts(model)
+    R, H, C = model.R_int, model.H, info["C"]
+    st, im, sh = info["states"], info["image"], info["shift"]
+    pieces = []
+    for s in st:
+        for t in st:  # a loop over the site pairs
+            Rp = R @ C + sh[t] - sh[s]
+            Bs = U0[np.ix_(st[im[s]], st[s])]
+            Bt = U0[np.ix_(st[im[t]], st[t])]
+            val = Bs @ H[:, st[s]][:, :, st[t]] @ Bt.conj().T
+            pieces.append((Rp, st[im[s]], st[im[t]], val))
+    allR, inv = np.unique(np.concatenate([R] + [p[0] for p in pieces]), axis=0,
+                          return_inverse=True)
+    inv = inv.ravel()
+    nR, N = len(R), model.N
+    Hg = np.zeros((len(allR), N, N), complex)
+    Hx = np.zeros((len(allR), N, N), complex)
+    Hx[inv[:nR]] = H
+    off = nR
+    for Rp, rows, cols, val in pieces:
+        idx = inv[off:off + nR]
+        off += nR
+        Hg[np.ix_(idx, rows, cols)] += val
+    Hs = 0.5 * (Hx + Hg)
+    return allR, Hs, float(np.abs(Hs - Hx).max(initial=0.0))
 
 
 def apply_lattice_mirror(parts, k):

@@ -245,6 +245,7 @@ class Rotated(Model):
         self.zone = getattr(model, "zone", None)
         self.kind = getattr(model, "kind", None)
         self.mirror_tol_eV = getattr(model, "mirror_tol_eV", None)
+        self.mirror_hint = getattr(model, "mirror_hint", None)
 
     def _rot(self, A):
         return self.U @ A @ self.U.conj().T

@@ -265,6 +265,9 @@ class LatticeModel(Model):
 
     #: why a model without orbital descriptors has none (for the mirror refusal), set by builders
     mirror_missing = None
+    #: positions (N, d) nm, film frame, of the atom of every state when they differ from
+    #: ``positions`` (Wannier centres off their atoms); the sites of the mirror operator
+    site_positions = None
     crystal_rotation = None  #: film = R crystal, set by :func:`rotated`
     r_chunk_max = 4096  #: largest number of R vectors summed at once
 
