@@ -252,14 +252,17 @@ class MatrixBulkBoltzmann:
         return f, m
 
 
-def mirror_transfer(model, k_from, B_from, B_to):
+def mirror_transfer(model, k_from, k_to, B_from, B_to):
     """Component map of a specular reflection: (n, r^2, r^2) real, f_to = T f_from.
 
-    F_to = U(k_from) F_from U(k_from)^+ with U = ``model.mirror_x``; in the bases B (n, N, r)
-    of the two eigenspaces W = B_to^+ U B_from (unitary if U maps the eigenspaces onto each
-    other) and T_ab = Re Tr[E_a W E_b W^+].
+    F_to = U F_from U^+ with U the model's mirror operator from k_from onto its partner k_to
+    (``model.mirror_x``, times the Bloch shift when the partner is stored as R k_from + G:
+    :func:`slabqkt.mirror.mirror_between`); in the bases B (n, N, r) of the two eigenspaces
+    W = B_to^+ U B_from (unitary if U maps the eigenspaces onto each other) and
+    T_ab = Re Tr[E_a W E_b W^+].
     """
-    U = np.asarray(model.mirror_x(k_from), complex)
+    from .mirror import mirror_between
+    U = np.asarray(mirror_between(model, k_from, k_to), complex)
     W = B_to.conj().swapaxes(-1, -2) @ U @ B_from
     r = W.shape[-1]
     dev = np.abs(W @ W.conj().swapaxes(-1, -2) - np.eye(r)).max() if len(W) else 0.0
@@ -378,8 +381,9 @@ class MatrixSlabBoltzmann(SlabBoltzmann):
                 where = np.full(len(comp.rank), -1)
                 where[cls["states"]] = np.arange(len(cls["states"]))
                 Bs, Bm = cls["B"][where[plus[j]]], cls["B"][where[minus[j]]]
-                TR = mirror_transfer(model, fs.k[plus[j]], Bs, Bm)  # s -> Rs at x = d
-                TL = mirror_transfer(model, fs.k[minus[j]], Bm, Bs)  # Rs -> s at x = 0
+                kp, km = fs.k[plus[j]], fs.k[minus[j]]
+                TR = mirror_transfer(model, kp, km, Bs, Bm)  # s -> Rs at x = d
+                TL = mirror_transfer(model, km, kp, Bm, Bs)  # Rs -> s at x = 0
             ap, am = self.a_plus[idx], self.a_minus[idx]
             tp, tm = tP[idx], tM[idx]
             TLAm = TL * am[:, None, :]
