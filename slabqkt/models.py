@@ -181,10 +181,12 @@ class OrbitalP(Model):
     N = 3
     kind = "orbital_p"
 
-    def __init__(self, dimension=2, effective_mass=1.0, beta_eV_nm2=0.0):
+    def __init__(self, dimension=2, effective_mass=1.0, beta_eV_nm2=0.0, z_splitting_eV=0.0):
         self.dimension = dimension
         self.c = HBAR2_OVER_2ME / effective_mass
         self.beta = beta_eV_nm2
+        #: delta of the term delta |p_z><p_z| (eV): lifts the transverse degeneracy (2D)
+        self.delta = float(z_splitting_eV)
 
     def _k3(self, k):
         k = np.asarray(k, float)
@@ -195,8 +197,11 @@ class OrbitalP(Model):
     def h(self, k):
         k3 = self._k3(k)
         k2 = np.sum(k3 * k3, axis=-1)[..., None, None]
-        return ((self.c + self.beta) * k2 * np.eye(3)
-                - self.beta * k3[..., :, None] * k3[..., None, :]).astype(complex)
+        out = ((self.c + self.beta) * k2 * np.eye(3)
+               - self.beta * k3[..., :, None] * k3[..., None, :]).astype(complex)
+        if self.delta:
+            out[..., 2, 2] += self.delta
+        return out
 
     def dh(self, k):
         k3 = self._k3(k)
@@ -360,10 +365,11 @@ def build_model(case):
             raise CaseError("model.beta_eV_nm2", mc["beta_eV_nm2"],
                             "allowed: hbar^2/2m* + beta > 0 (the transverse band must rise)")
         _check_orbital_splitting(mc, case["fermi_surface"])
-        model = OrbitalP(dim, mc["effective_mass"], mc["beta_eV_nm2"])
+        model = OrbitalP(dim, mc["effective_mass"], mc["beta_eV_nm2"], mc["z_splitting_eV"])
     else:  # pragma: no cover - the schema already checked
         raise CaseError("model.kind", kind, "unknown model")
-    for key, used_by in (("alpha_R", "rashba"), ("exchange_eV", "rashba"), ("beta_eV_nm2", "orbital_p")):
+    for key, used_by in (("alpha_R", "rashba"), ("exchange_eV", "rashba"), ("beta_eV_nm2", "orbital_p"),
+                         ("z_splitting_eV", "orbital_p")):
         if mc.get(key, 0.0) != 0.0 and kind != used_by:
             raise CaseError(f"model.{key}", mc[key], f"only used by model.kind = '{used_by}'")
     # magnetization has a default: only another direction counts as given (a resolved case

@@ -144,7 +144,7 @@ _USED_BY = {
 }
 #: keys of the continuum schema a lattice model tolerates (with their default values).
 _BASE_KEYS = {"kind", "dimension", "effective_mass", "alpha_R", "exchange_eV", "magnetization",
-              "beta_eV_nm2", "unitary_seed"}
+              "beta_eV_nm2", "z_splitting_eV", "unitary_seed"}
 
 
 def _num(x):
@@ -224,6 +224,9 @@ def _check_known(mt, kind):
     if mt.get("beta_eV_nm2", 0.0) != 0.0:
         raise CaseError("model.beta_eV_nm2", mt["beta_eV_nm2"], "only used by model.kind = "
                         "'orbital_p' (orbital_p_lattice takes model.shells)")
+    if mt.get("z_splitting_eV", 0.0) != 0.0:
+        raise CaseError("model.z_splitting_eV", mt["z_splitting_eV"], "only used by model.kind "
+                        "= 'orbital_p'")
     if mt.get("unitary_seed") is not None:
         raise CaseError("model.unitary_seed", mt["unitary_seed"], "not available for lattice "
                         "models (relabel or rotate the basis in the hoppings instead)")
