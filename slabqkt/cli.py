@@ -401,8 +401,8 @@ def _plot(path):
     kind = file_kind(path)
     if kind == "scan":
         paths = _plot_scan(path)
-    elif kind == "bulk":
-        raise SlabQKTError(f"{path} is a bulk result: nothing to plot against x")
+    elif kind in ("bulk", "kubo"):
+        raise SlabQKTError(f"{path} is a {kind} result: nothing to plot against x")
     else:
         paths = _draw(load_result(path), path)
     for p in paths:

@@ -268,6 +268,15 @@ def test_cli_kubo(tmp_path, capsys):
             assert g[p].shape == (2,) and "fit_b" in g[p].attrs
         assert "intrinsic" in f["qkt/spin_x"].attrs
         assert g.attrs["units"] == "hbar/2 nm^-2"
+    # read back; `slabqkt info` describes it, `slabqkt plot` refuses it in one line
+    from slabqkt.kubo.driver import load_kubo
+    back = load_kubo(out)
+    assert back.case["name"] == "rashba_fm_bulk" and back.units["spin_x"] == "hbar/2"
+    assert back.fits["spin_x"]["total"]["b"] == pytest.approx(
+        h5py.File(out)["kubo/spin_x/total"].attrs["fit_b"])
+    assert main(["info", str(out)]) == 0
+    assert "slabqkt Kubo result" in capsys.readouterr().out
+    assert main(["plot", str(out)]) == 2
     # a second run replaces its own result; bad arguments are one-line errors
     assert main(["kubo", "geometries/rashba_fm_bulk.toml", "--broadening", "1", "--n-angles",
                  "8", "--no-qkt", "--out", str(out)]) == 0

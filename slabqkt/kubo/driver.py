@@ -265,3 +265,41 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
              "sample": json.dumps(dataclasses.asdict(options)), "runs": json.dumps(info)}
     return KuboResult(case=case, scales=scales, gamma_eV=gammas, values=values, fits=fits,
                       qkt=q, units=units, attrs=attrs)
+
+
+def load_kubo(path):
+    """Read a ``slabqkt kubo`` result file back into a :class:`KuboResult`."""
+    from .. import case as case_mod
+    from ..result import _plain, open_hdf5
+    with open_hdf5(path, "slabqkt Kubo result") as f:
+        fmt = _plain(f.attrs.get("format", ""))
+        if not str(fmt).startswith("slabqkt-kubo"):
+            raise SlabQKTError(f"{path} is not a slabqkt Kubo result (format attribute {fmt!r}, "
+                               f"expected {FORMAT!r})")
+        case = case_mod.resolve(case_mod.tomllib.loads(_plain(f.attrs["case"])))
+        attrs = {k: _plain(v) for k, v in f.attrs.items() if k not in ("case", "format")}
+        values, fits, units = {}, {}, {}
+        for name, g in f["kubo"].items():
+            units[name] = _plain(g.attrs["operator_units"])
+            values[name] = {p: np.asarray(g[p][()]) for p in g}
+            fits[name] = {p: {k[4:]: _plain(v) for k, v in g[p].attrs.items()
+                              if k.startswith("fit_")} for p in g}
+        qkt = {name: {k: float(v) for k, v in g.attrs.items() if k != "units"}
+               for name, g in f["qkt"].items()}
+        prov = {k: _plain(v) for k, v in f["provenance"].attrs.items()} if "provenance" in f else {}
+        return KuboResult(case=case, scales=np.asarray(f["scales"][()]),
+                          gamma_eV=np.asarray(f["gamma_eV"][()]), values=values, fits=fits,
+                          qkt=qkt, units=units, attrs=attrs, provenance=prov)
+
+
+def describe_kubo(path):
+    """Lines of ``slabqkt info`` for a Kubo result file."""
+    from .. import provenance
+    res = load_kubo(path)
+    model = res.case.get("model", {})
+    head = (f"{path}: slabqkt Kubo result, case {res.case.get('name', '?')!r}, model "
+            f"{model.get('kind', '?')} {model.get('dimension', '?')}D, E_F = "
+            f"{res.attrs.get('fermi_level_eV', float('nan')):.5g} eV, tau = "
+            f"{res.attrs.get('tau_fs', float('nan')):.5g} fs (kinetic theory's), real part of "
+            f"Sigma: {res.attrs.get('real_part', '?')}, {res.attrs.get('ranks', 1)} rank(s)")
+    return [head] + res.table() + provenance.summary(res.provenance)
