@@ -14,6 +14,8 @@ from .operators import Operator, make_operator, velocity_along
 from .self_energy import born_self_energy, identity_allreduce
 from .vertex import kernel_local, solve_ladder
 
+#: h(k) of a rank's share is kept in memory up to this size (bytes), else recomputed per block
+H_CACHE_BYTES = 2 ** 28
 #: parts of every observable (docs/kubo.md)
 PARTS = ("I_bare", "I_dressed", "vertex", "II", "total_bare", "total")
 
@@ -91,10 +93,23 @@ def kubo_response(model, sample, energy_eV, n_i_v0_sq, field_direction, observab
     ops = [o if isinstance(o, Operator) else make_operator(o, model, custom) for o in observables]
     N = model.N
     k, w = sample.k, sample.w
-    h = model.h(k) if len(k) else np.zeros((0, N, N), complex)
     mu = float(energy_eV)
+    # h(k) is kept when it is small, recomputed block by block otherwise
+    keep_h = len(w) * N * N * 16 <= H_CACHE_BYTES
+    h_all = model.h(k) if keep_h and len(k) else None
+
+    def h_of(sl):
+        if len(k[sl]) == 0:
+            return np.zeros((0, N, N), complex)
+        return h_all[sl] if h_all is not None else model.h(k[sl])
+
+    def blocks():
+        if len(w) == 0:
+            return [(np.zeros((0, N, N), complex), w)]
+        return ((h_of(slice(lo, lo + chunk)), w[lo:lo + chunk]) for lo in range(0, len(w), chunk))
+
     if sigma is None:
-        se = born_self_energy(h, w, mu, n_i_v0_sq, allreduce, real_part,
+        se = born_self_energy(blocks, None, mu, n_i_v0_sq, allreduce, real_part,
                               gamma_guess=gamma_guess or sample.info.get("broadening_eV", 1e-2),
                               tol=scba_tol)
         sig, scba_it = se.sigma, se.iterations
@@ -110,7 +125,7 @@ def kubo_response(model, sample, energy_eV, n_i_v0_sq, field_direction, observab
     eye = np.eye(N)
     for lo in range(0, len(w), chunk):
         sl = slice(lo, lo + chunk)
-        hk, wk = h[sl], w[sl]
+        hk, wk = h_of(sl), w[sl]
         dh = model.dh(k[sl])
         GR = np.linalg.inv((mu * eye - sig)[None] - hk)
         GA = GR.conj().swapaxes(-1, -2)

@@ -83,10 +83,11 @@ def born_self_energy(h, w, energy, n_i_v0_sq, allreduce=identity_allreduce, real
 
     Parameters
     ----------
-    h : (Nk, N, N) complex
-        h(k) on this rank's share of the sample, eV.
+    h : (Nk, N, N) complex, or callable
+        h(k) on this rank's share of the sample (eV), or a function returning an iterable of
+        (h_block, w_block) pairs covering that share (for samples too large to hold h).
     w : (Nk,) float
-        The weights (nm^-d) of this rank's share.
+        The weights (nm^-d) of this rank's share (ignored when h is a callable).
     energy : float
         eps (eV).
     n_i_v0_sq : float
@@ -100,18 +101,30 @@ def born_self_energy(h, w, energy, n_i_v0_sq, allreduce=identity_allreduce, real
     gamma_guess : float
         eV; the broadening the sample was built for is a good start.
     tol : float
-        Convergence: max |Sigma_new - Sigma_old| < tol * max(|Sigma|, 1e-300) (relative).
+        Convergence: max |Sigma_new - Sigma_old| < tol * max |Sigma| (relative).
     mixing : float
         Sigma <- (1 - mixing) Sigma_old + mixing Sigma_new.
+
+    Returns
+    -------
+    SelfEnergy
     """
-    N = h.shape[-1]
+    blocks = h if callable(h) else (lambda: [(h, w)])
+    N = None
+    for hb, _ in blocks():
+        N = hb.shape[-1]
+        break
+    if N is None:  # an empty share (more ranks than points): the size comes from sigma0
+        N = np.asarray(sigma0).shape[-1]
     if sigma0 is None:
         sigma0 = -1j * float(gamma_guess) * np.eye(N)
     sig = apply_real_part(np.asarray(sigma0, complex), real_part)
     change = np.inf
     for it in range(1, max_iter + 1):
-        g = green_retarded(energy, h, sig)
-        raw = n_i_v0_sq * allreduce(np.einsum("k,kab->ab", w, g))
+        local = np.zeros((N, N), complex)
+        for hb, wb in blocks():
+            local += np.einsum("k,kab->ab", wb, green_retarded(energy, hb, sig))
+        raw = n_i_v0_sq * allreduce(local)
         new = apply_real_part(raw, real_part)
         change = float(np.max(np.abs(new - sig)))
         sig = (1 - mixing) * sig + mixing * new
