@@ -126,6 +126,33 @@ def test_orbital_hall_vs_qkt():
     assert abs(f["a"]) < 1e-3 * abs(q["total"])
 
 
+def test_orbital_hall_3d_vs_qkt():
+    """3D p-orbital film model (bulk): orbital Hall density and conductivity against the kinetic
+    theory (1 % and 0.5 %); 3D k rule (Gauss in cos theta x azimuths)."""
+    case = load_case("geometries/orbital_p_film.toml",
+                     ["observables.names=['orbital_current_zx']"])
+    res = run_kubo(case, SCALES, SampleOptions(n_angles=8, n_gauss=8))
+    q = res.qkt["orbital_current_zx"]
+    assert res.fits["orbital_current_zx"]["total"]["b"] == pytest.approx(q["total"], rel=1e-2)
+    assert res.fits["current_y"]["total"]["a"] == pytest.approx(res.qkt["current_y"]["intra"],
+                                                                rel=5e-3)
+
+
+def test_gauge_covariance():
+    """h -> U h U^+, O -> U O U^+ (a random unitary): every part unchanged (1e-9 relative)."""
+    from slabqkt.models import Rotated, random_unitary
+    m = Rashba(2, 0.5, 0.01, 0.1)
+    rot = Rotated(m, random_unitary(2, 7))
+    s = continuum_sample(m, 0.3, 0.01, n_angles=8)
+    names = ["spin_x", "spin_y", "current_x", "spin_current_zy"]
+    a = kubo_response(m, s, 0.3, 0.003, [1, 0, 0], names)
+    b = kubo_response(rot, s, 0.3, 0.003, [1, 0, 0], names)
+    for n in names:
+        scale = max(abs(v) for v in a.parts[n].values())
+        for p, v in a.parts[n].items():
+            assert b.parts[n][p] == pytest.approx(v, abs=1e-9 * scale)
+
+
 def test_orbital_p_2d_drude_decoupled_pz():
     """2D p-orbital model: p_z is a band of its own (h_xz = h_yz = 0, and scalar disorder never
     scatters p_z into p_x, p_y), so the Drude conductivity is e^2 mu/(2 pi hbar^2) (2 tau_in +
