@@ -462,7 +462,8 @@ def load_result(path):
 
 
 def file_kind(path):
-    """'result' (slab), 'bulk' or 'scan' (a scan file, or a folder holding scan.toml).
+    """'result' (slab), 'bulk', 'kubo' (slabqkt kubo) or 'scan' (a scan file, or a folder
+    holding scan.toml).
 
     Raises a one-line SlabQKTError for anything else.
     """
@@ -476,6 +477,8 @@ def file_kind(path):
         fmt = _plain(f.attrs.get("format", ""))
         if isinstance(fmt, str) and fmt.startswith("slabqkt-scan"):
             return "scan"
+        if isinstance(fmt, str) and fmt.startswith("slabqkt-kubo"):
+            return "kubo"
         _check_result(f, path)
         return "result" if "x" in f else "bulk"
 
@@ -486,6 +489,9 @@ def describe_file(path):
     kind = file_kind(path)
     if kind == "scan":
         return _describe_scan(path)
+    if kind == "kubo":
+        from .kubo.driver import describe_kubo
+        return describe_kubo(path)
     res = load_result(path)
     case, a = res.case, res.attrs
     model = case.get("model", {})
