@@ -128,6 +128,8 @@ class SlabBoltzmann:
         self.norm = np.where(self.diffuse, norm, 1.0)
         self.flux_weight_L = (rw[np_:] * np.abs(self.vx[np_:]) * (1 - self.pL))
         self.flux_weight_R = (rw[:np_] * self.vx[:np_] * (1 - self.pR))
+        # weight of each state's exact cell balance in the conservation fix of apply()
+        self.exact_w = self.w / self.gain
         self.n_moments = collision.n_moments
         self.n_unknowns = grid.n_nodes * self.n_moments + 2
 
@@ -160,17 +162,25 @@ class SlabBoltzmann:
         for k in range(self.grid.n_cells):
             np.multiply(E[k], psi[k], out=psi[k + 1])
             psi[k + 1] += q[k]
-        bp, bm = psi[-1, :np_], psi[-1, np_:]
-        ap, am = self.a_plus, self.a_minus
-        pL, pR = self.pL, self.pR
         PhiL = PhiL if self.diffuse[0] else 0.0
         PhiR = PhiR if self.diffuse[1] else 0.0
-        inflow_L = (pL * am * pR * bp + pL * am * (1 - pR) * PhiR + pL * bm
-                    + (1 - pL) * PhiL) / (1 - pL * pR * ap * am)
-        inflow_R = pR * (ap * inflow_L + bp) + (1 - pR) * PhiR
+        inflow_L, inflow_R = self.inflow(psi[-1, :np_], psi[-1, np_:], PhiL, PhiR)
         psi += self.T * np.concatenate([inflow_L, inflow_R])[None, :]
         phi = np.concatenate([psi[:, :np_], psi[::-1, np_:]], axis=1)
         return (phi, S) if return_source else phi
+
+    def inflow(self, bp, bm, PhiL, PhiR):
+        """Outgoing values at the walls: phi(0, s) of the v_x > 0 states, phi(d, Rs) of their partners.
+
+        ``bp``, ``bm``: the values that reach the far wall when nothing enters (phi(d, s),
+        phi(0, Rs)); the specular loop s -> Rs -> s closes in closed form per pair.
+        """
+        ap, am = self.a_plus, self.a_minus
+        pL, pR = self.pL, self.pR
+        inflow_L = (pL * am * pR * bp + pL * am * (1 - pR) * PhiR + pL * bm
+                    + (1 - pL) * PhiL) / (1 - pL * pR * ap * am)
+        inflow_R = pR * (ap * inflow_L + bp) + (1 - pR) * PhiR
+        return inflow_L, inflow_R
 
     def apply(self, u, with_field=False, return_phi=False):
         """K u (+ b with the field): new moments and re-emission values.
@@ -190,7 +200,7 @@ class SlabBoltzmann:
         # lies in the range of the singular I - K (it otherwise misses it by
         # O(dx^2), and GMRES stalls when symmetry does not hide it).
         q = self.grid.quad
-        exact = np.sum((self.w / self.gain) * (q @ S - self.vx * (phi[-1] - phi[0])))
+        exact = np.sum(self.exact_w * (q @ S - self.vx * (phi[-1] - phi[0])))
         trap = q @ (mloc @ self.coll.d)
         packed = self.allreduce(np.concatenate([mloc.ravel(), [fL, fR, exact - trap]]))
         out = packed[:-1].copy()

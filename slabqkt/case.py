@@ -68,6 +68,12 @@ SCHEMA = {
         "beta_eV_nm2": Key("float", 0.0, "eV nm^2", "Orbital texture beta: h += beta "
                            "(k^2 1 - k k^T) hbar^2-free form, i.e. beta (k.L)^2/hbar^2. "
                            "orbital_p model only.", -100.0, 100.0),
+        "z_splitting_eV": Key("float", 0.0, "eV", "orbital_p model only: h += delta |p_z><p_z| "
+                              "(delta in eV). In 2D it lifts the degeneracy of the transverse "
+                              "eigenspace (in-plane transverse orbital and p_z, which the mirror "
+                              "z -> -z keeps apart): delta -> 0 is the symmetry-resolved limit "
+                              "of the matrix distribution (disorder.intraband_form).",
+                              -100.0, 100.0),
         "unitary_seed": Key("int", None, "-", "If set, apply a random unitary basis change "
                             "h -> U h U^+ (and every observable O -> U O U^+) drawn with this "
                             "seed: results must not change (gauge test).", 0, 2 ** 63 - 1),
@@ -130,6 +136,15 @@ SCHEMA = {
                                  1e-6, 1e10),
         "n_i_v0_sq": Key("float", None, "eV^2 nm^d", "Scalar disorder strength n_i v_0^2 of "
                          "Eqs. (3)-(4).", 0.0, 1e10, lo_open=True),
+        "intraband_form": Key("str", "equal_occupation", "-", "Intraband distribution of a "
+                              "degenerate eigenspace (rank r_s > 1 on the Fermi surface): "
+                              "'equal_occupation' (the paper's form: one occupation per state, "
+                              "rho = sum_n f_n P_n), 'matrix' (an r_s x r_s Hermitian matrix per "
+                              "state, its traceless part included: spin-orbit coupled doublets; "
+                              "specular walls then need the model's mirror operator) or 'auto' "
+                              "('matrix' where an eigenspace is degenerate, else the scalar "
+                              "form, identical there). docs/theory.md, 'Degenerate "
+                              "eigenspaces'.", choices=("auto", "matrix", "equal_occupation")),
     },
     "slab": {
         "thickness_nm": Key("float", None, "nm", "Slab thickness d. Give this or "

@@ -1,4 +1,4 @@
-"""Command line: ``slabqkt run|bulk|plot|info|scan``.
+"""Command line: ``slabqkt run|bulk|kubo|plot|info|scan``.
 
 PETSc options (``-ksp_type gmres -ksp_monitor`` ...) pass through to the
 PETSc backend: arguments starting with a single dash are left to PETSc.
@@ -59,6 +59,9 @@ def _parser():
     b.add_argument("--out", help="bulk result file (default: results/<name>_bulk.h5)")
     b.add_argument("--force", action="store_true", help="replace an existing --out file even if "
                    "it is not a slabqkt result")
+    _kubo_arguments(sub.add_parser(
+        "kubo", help="bulk Kubo-Bastin response with ladder vertex corrections beside the "
+        "kinetic theory's bulk parts (docs/kubo.md)"))
     pl = sub.add_parser("plot", help="(re)draw the plots of a result file or a scan")
     pl.add_argument("file", help="result file (.h5), scan file (scan.h5) or scan folder")
     inf = sub.add_parser("info", help="what a result or scan file holds, and how it was made")
@@ -67,6 +70,64 @@ def _parser():
         "scan", help="parameter scan (see docs/scans.md)", description=_SCAN_DESCRIPTION,
         epilog=_SCAN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter))
     return p
+
+
+# -- slabqkt kubo (slabqkt.kubo.driver) --------------------------------------------------------
+def _kubo_arguments(k):
+    k.add_argument("case", help="case file (TOML)")
+    k.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    k.add_argument("--broadening", default="1,0.5,0.25,0.125", metavar="S1,S2,...",
+                   help="disorder strengths as factors of the case's n_i v0^2 (Gamma scales "
+                   "with them); several: extrapolate Gamma -> 0 (default 1,0.5,0.25,0.125)")
+    k.add_argument("--n-angles", type=int, default=32, help="angles (2D) or azimuths (3D) of "
+                   "the k rule (default 32)")
+    k.add_argument("--n-polar", type=int, default=None, help="3D: Gauss nodes in cos(theta)")
+    k.add_argument("--n-gauss", type=int, default=10, help="Gauss nodes per radial panel")
+    k.add_argument("--tail-eV", type=float, default=30.0, help="the k rule reaches where all "
+                   "bands are this far above the Fermi level (default 30 eV)")
+    k.add_argument("--real-part", choices=("traceless", "none", "full"), default=None,
+                   help="Hermitian part of the self-energy kept (default: traceless for "
+                   "continuum models, full for lattice models)")
+    k.add_argument("--no-qkt", action="store_true", help="skip the kinetic-theory bulk parts")
+    k.add_argument("--out", help="result file (default: results/<name>_kubo.h5)")
+    k.add_argument("--force", action="store_true", help="replace an existing --out file even "
+                   "if it is not a slabqkt Kubo result")
+
+
+def _run_kubo(args, argv):
+    from . import case as case_mod
+    from . import provenance
+    from .kubo.driver import SampleOptions, run_kubo
+    from .result import check_output
+    try:
+        scales = [float(x) for x in args.broadening.split(",") if x.strip()]
+    except ValueError:
+        raise SlabQKTError(f"--broadening {args.broadening!r}: allowed a comma-separated list "
+                           "of positive numbers, e.g. 1,0.5,0.25,0.125") from None
+    for name, val, lo in (("--n-angles", args.n_angles, 2), ("--n-gauss", args.n_gauss, 1)):
+        if val < lo:
+            raise SlabQKTError(f"{name} {val}: allowed an integer >= {lo}")
+    if not args.tail_eV > 0:
+        raise SlabQKTError(f"--tail-eV {args.tail_eV}: allowed a positive number of eV")
+    case = case_mod.load_case(args.case, list(args.set))
+    out = args.out or os.path.join("results", case.get("name", "case") + "_kubo.h5")
+    comm = None
+    if _launcher_size() > 1:
+        from mpi4py import MPI
+        comm = MPI.COMM_WORLD
+    root = comm is None or comm.rank == 0
+    if root:
+        check_output(out, args.force, protect=[args.case], formats=("slabqkt-kubo",))
+    opts = SampleOptions(n_angles=args.n_angles, n_polar=args.n_polar, n_gauss=args.n_gauss,
+                         tail_eV=args.tail_eV)
+    with provenance.timing() as seconds:
+        res = run_kubo(case, scales, opts, args.real_part, comm=comm, qkt=not args.no_qkt)
+    if root:
+        for line in res.table():
+            print(line)
+        res.provenance = provenance.collect(argv, None, seconds)
+        print(f"result: {res.save(out, force=args.force, protect=[args.case])}")
+    return 0
 
 
 # -- slabqkt scan: the arguments (slabqkt.scans runs them) ------------------------------------
@@ -248,6 +309,8 @@ def _dispatch(args, petsc_opts, argv=()):
     from . import provenance
     if args.command == "scan":
         return _run_scan(args, petsc_opts)
+    if args.command == "kubo":
+        return _run_kubo(args, argv)
     if args.command == "plot":
         return _plot(args.file)
     if args.command == "info":
@@ -338,8 +401,8 @@ def _plot(path):
     kind = file_kind(path)
     if kind == "scan":
         paths = _plot_scan(path)
-    elif kind == "bulk":
-        raise SlabQKTError(f"{path} is a bulk result: nothing to plot against x")
+    elif kind in ("bulk", "kubo"):
+        raise SlabQKTError(f"{path} is a {kind} result: nothing to plot against x")
     else:
         paths = _draw(load_result(path), path)
     for p in paths:
@@ -363,6 +426,22 @@ def _print_bulk(res):
     for name, parts in res.observables.items():
         print(f"{name:<20}{res.units[name]:<12}" + "".join(
             f"{float(parts[p]):>14.6g}" for p in ("intra", "intrinsic", "disorder", "total")))
+    # the same per unit field: conductivities (S/m) and spin / orbital Hall conductivities
+    # ((hbar/e) S/cm), the spin (orbital) along the first index, the flow along the second,
+    # E along field.direction
+    print("per unit field (density / |E|):")
+    print(f"{'observable':<20}{'unit':<16}{'intra':>14}{'intrinsic':>14}{'disorder':>14}{'total':>14}")
+    for name, (parts, unit) in res.per_field().items():
+        print(f"{name:<20}{unit:<16}" + "".join(
+            f"{parts[p]:>14.6g}" for p in ("intra", "intrinsic", "disorder", "total")))
+    if res.intrinsic_error:
+        E = sum(v * v for v in a["field_V_per_nm"]) ** 0.5
+        sea = res.case.get("fermi_surface", {}).get("sea_grid")
+        print(f"intrinsic part, two-grid error estimate (sea_grid {sea} against {sea // 2}):")
+        for name, (_, unit) in res.per_field().items():
+            if name in res.intrinsic_error:
+                factor = res.per_field_factor(name)
+                print(f"  {name:<18}+- {res.intrinsic_error[name] / E * factor:.3g} {unit}")
 
 
 if __name__ == "__main__":

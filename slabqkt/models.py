@@ -56,11 +56,39 @@ class Model:
         """Lowest band energy at k = 0 (eV)."""
         return float(np.linalg.eigvalsh(self.h(np.zeros(self.dimension))).min())
 
+    #: allowed ||h(Rk) - U h(k) U^+|| of the mirror check (eV); None: 1e-8 (1 + band spread)
+    mirror_tol_eV = None
+
+    def mirror_operator(self, k):
+        """The unchecked mirror operator U(k) (..., N, N) of :meth:`mirror_x`; models override it."""
+        from .mirror import no_operator
+        raise no_operator(self, "the model does not define one")
+
+    def mirror_x(self, k):
+        """Specular mirror operator U(k) (..., N, N), unitary, with h(R k) = U h(k) U^dagger.
+
+        R k = (-k_x, k_y, k_z) (film frame, x the normal; 2D (-k_x, k_y)). U acts
+        on the internal space as the mirror x -> -x: orbital parities, spin as a
+        pseudovector (-i sigma_x on a spin-1/2 label: S_x kept, S_y, S_z
+        flipped), site permutation. k (..., d) in nm^-1. The model is checked
+        once, on first use, at random k (slabqkt.mirror.check_mirror); the
+        result may be a read-only broadcast view when U does not depend on k.
+
+        Raises
+        ------
+        ModelError
+            The model has no mirror operator, or is not mirror symmetric (the
+            message names the model kind and the deviation in eV).
+        """
+        from .mirror import checked_mirror
+        return checked_mirror(self, k)
+
 
 class ParabolicBand(Model):
     """One spinless parabolic band, eps = hbar^2 k^2 / (2 m*)."""
 
     N = 1
+    kind = "parabolic"
 
     def __init__(self, dimension=2, effective_mass=1.0):
         self.dimension = dimension
@@ -77,6 +105,10 @@ class ParabolicBand(Model):
     def k_max(self, energy):
         return 1.5 * np.sqrt(max(energy, 1e-12) / self.c) + 1e-6
 
+    def mirror_operator(self, k):
+        """U = 1: one orbitally even, spinless band."""
+        return _constant(np.ones((1, 1), complex), k)
+
 
 class Rashba(Model):
     """Rashba 2DEG with exchange: the paper's Eq. (11).
@@ -86,6 +118,7 @@ class Rashba(Model):
     """
 
     N = 2
+    kind = "rashba"
 
     def __init__(self, dimension=2, effective_mass=1.0, alpha_R=0.0, exchange_eV=0.0,
                  magnetization=(0.0, 0.0, 1.0)):
@@ -119,6 +152,23 @@ class Rashba(Model):
     def spin_operators(self):
         return SIGMA.copy()
 
+    def mirror_operator(self, k):
+        """U = -i sigma_x: spin as a pseudovector, sigma_y, sigma_z -> -sigma_y, -sigma_z.
+
+        It maps alpha (sigma_x k_y - sigma_y k_x) onto its value at (-k_x, k_y)
+        and keeps an exchange field only along x: J m.sigma with m_y or m_z
+        non-zero breaks the mirror (then the k_x -> -k_x symmetry of the bands
+        is antiunitary, e.g. h(R k) = h(k)^* for m along z, and no unitary U
+        exists): refused.
+        """
+        if self.J != 0.0 and np.hypot(self.m[1], self.m[2]) > 1e-12:
+            from .mirror import no_operator
+            raise no_operator(self, f"the exchange field J m.sigma with m = {tuple(self.m)} has "
+                              "a component along y or z, which the mirror flips (spin is a "
+                              "pseudovector); only m along x, or exchange_eV = 0, is mirror "
+                              "symmetric")
+        return _constant(-1j * SIGMA[0], k)
+
 
 class OrbitalP(Model):
     """p-orbital (l = 1) continuum model, basis (p_x, p_y, p_z).
@@ -129,11 +179,14 @@ class OrbitalP(Model):
     """
 
     N = 3
+    kind = "orbital_p"
 
-    def __init__(self, dimension=2, effective_mass=1.0, beta_eV_nm2=0.0):
+    def __init__(self, dimension=2, effective_mass=1.0, beta_eV_nm2=0.0, z_splitting_eV=0.0):
         self.dimension = dimension
         self.c = HBAR2_OVER_2ME / effective_mass
         self.beta = beta_eV_nm2
+        #: delta of the term delta |p_z><p_z| (eV): lifts the transverse degeneracy (2D)
+        self.delta = float(z_splitting_eV)
 
     def _k3(self, k):
         k = np.asarray(k, float)
@@ -144,8 +197,11 @@ class OrbitalP(Model):
     def h(self, k):
         k3 = self._k3(k)
         k2 = np.sum(k3 * k3, axis=-1)[..., None, None]
-        return ((self.c + self.beta) * k2 * np.eye(3)
-                - self.beta * k3[..., :, None] * k3[..., None, :]).astype(complex)
+        out = ((self.c + self.beta) * k2 * np.eye(3)
+               - self.beta * k3[..., :, None] * k3[..., None, :]).astype(complex)
+        if self.delta:
+            out[..., 2, 2] += self.delta
+        return out
 
     def dh(self, k):
         k3 = self._k3(k)
@@ -168,6 +224,16 @@ class OrbitalP(Model):
     def orbital_operators(self):
         return L_P.copy()
 
+    def mirror_operator(self, k):
+        """U = diag(-1, 1, 1) on (p_x, p_y, p_z): p_x is odd under x -> -x."""
+        return _constant(np.diag([-1.0, 1.0, 1.0]).astype(complex), k)
+
+
+def _constant(U, k):
+    """A k-independent operator broadcast (read-only) to k's shape (..., d) -> (..., N, N)."""
+    k = np.asarray(k)
+    return np.broadcast_to(U, k.shape[:-1] + U.shape)
+
 
 class Rotated(Model):
     """A model seen in another basis: h -> U h U^+ (the gauge test)."""
@@ -177,6 +243,9 @@ class Rotated(Model):
         self.N, self.dimension = model.N, model.dimension
         #: lattice models keep their zone (a basis change does not move k)
         self.zone = getattr(model, "zone", None)
+        self.kind = getattr(model, "kind", None)
+        self.mirror_tol_eV = getattr(model, "mirror_tol_eV", None)
+        self.mirror_hint = getattr(model, "mirror_hint", None)
 
     def _rot(self, A):
         return self.U @ A @ self.U.conj().T
@@ -200,6 +269,14 @@ class Rotated(Model):
 
     def rotate(self, O):
         return self._rot(O)
+
+    def mirror_operator(self, k):
+        """V U(k) V^+: the inner model's mirror operator in the rotated basis (h' = V h V^+)."""
+        U = self.inner.mirror_operator(k)
+        lead = U.ndim - 2
+        if lead and not any(U.strides[:lead]):  # k-independent: rotate it once
+            return np.broadcast_to(self._rot(U[(0,) * lead]), U.shape)
+        return self._rot(U)
 
 
 def random_unitary(n, seed):
@@ -288,10 +365,11 @@ def build_model(case):
             raise CaseError("model.beta_eV_nm2", mc["beta_eV_nm2"],
                             "allowed: hbar^2/2m* + beta > 0 (the transverse band must rise)")
         _check_orbital_splitting(mc, case["fermi_surface"])
-        model = OrbitalP(dim, mc["effective_mass"], mc["beta_eV_nm2"])
+        model = OrbitalP(dim, mc["effective_mass"], mc["beta_eV_nm2"], mc["z_splitting_eV"])
     else:  # pragma: no cover - the schema already checked
         raise CaseError("model.kind", kind, "unknown model")
-    for key, used_by in (("alpha_R", "rashba"), ("exchange_eV", "rashba"), ("beta_eV_nm2", "orbital_p")):
+    for key, used_by in (("alpha_R", "rashba"), ("exchange_eV", "rashba"), ("beta_eV_nm2", "orbital_p"),
+                         ("z_splitting_eV", "orbital_p")):
         if mc.get(key, 0.0) != 0.0 and kind != used_by:
             raise CaseError(f"model.{key}", mc[key], f"only used by model.kind = '{used_by}'")
     # magnetization has a default: only another direction counts as given (a resolved case

@@ -365,11 +365,21 @@ class ObservableSet:
         self.observables = observables
         self.fs, self.coll = fs, coll
         gap_tol = gap_tol if gap_tol is not None else 10 * fs.tol
-        #: the states whose weights this rank holds (None: all)
+        #: the states whose weights this rank holds (None: all); with the matrix intraband
+        #: distribution (a MatrixCollision), its components (slabqkt.distribution)
         self.states = states
         cache = {}
-        self.weights = [StateWeights(o, fs, coll, gap_tol, states, allreduce, cache)
-                        for o in observables]
+        comp = getattr(coll, "comp", None)
+        if comp is None:
+            self.unit_w = fs.w
+            self.weights = [StateWeights(o, fs, coll, gap_tol, states, allreduce, cache)
+                            for o in observables]
+        else:
+            from .distribution import ComponentWeights
+            self.unit_w = coll.w
+            comps = np.arange(comp.n) if states is None else states
+            self.weights = [ComponentWeights(o, fs, comp, coll, gap_tol, comps, allreduce, cache)
+                            for o in observables]
         del cache
         #: two-grid error estimate of each intrinsic part (lattice models), else None
         self.intrinsic_error = None
@@ -412,8 +422,9 @@ class ObservableSet:
         return [o.name for o in self.observables]
 
     def local_parts(self, phi, dphi, m, states):
-        """Stack (n_obs, 3, ...) of intra, gradient, disorder-phi partial sums over ``states``."""
-        w = self.fs.w[states]
+        """Stack (n_obs, 3, ...) of intra, gradient, disorder-phi partial sums over ``states``
+        (components of the matrix distribution: ``phi`` holds them)."""
+        w = self.unit_w[states]
         W = np.array([[wt.intra[states] * w, -wt.grad[states] * w,
                        -self.gamma_prime * wt.dis_phi[states] * w] for wt in self.weights])
         # phi (..., Ns_loc) @ W.T -> (..., n_obs, 3)
@@ -432,7 +443,7 @@ class ObservableSet:
         has its integrable log singularity and the trapezoid rule fails).
         Local partial sums over ``states``: reduce over ranks.
         """
-        w = self.fs.w[states]
+        w = self.unit_w[states]
         W = np.array([wt.grad[states] * w for wt in self.weights])
         return np.einsum("...s,os->...o", phi, W)
 

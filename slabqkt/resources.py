@@ -12,7 +12,10 @@ Fermi points, r <= N^2 collision moments and n = n_x + 1 nodes:
 - Fermi-sea (intrinsic) chunks of 20 000 points, ~(6 + 2 d) N^2 complex each;
 - the slab sweep: about 12 arrays of n x S/ranks floats (transfer factors, sources,
   characteristics, phi and its gradient);
-- GMRES: (restart + 2) vectors of n r + 2 unknowns.
+- GMRES: (restart + 2) vectors of n r + 2 unknowns;
+- the matrix intraband distribution (``disorder.intraband_form`` 'matrix' or 'auto'): r_s^2
+  components per point, counted as 2 S (doublets), each with its operator G_a (N^2 complex) and
+  its N^2 basis coefficients before compression; the sweep runs over components.
 
 The estimate is an upper bound of the peak within a factor of about 2; more than the memory
 the machine has available (``MemAvailable`` of /proc/meminfo) is an error before the run
@@ -108,8 +111,12 @@ def estimate(case, ranks=1, bands=None):
         "sweep": 0,
         "krylov": 0,
     }
+    units = S
+    if case["disorder"].get("intraband_form", "equal_occupation") != "equal_occupation":
+        units = 2 * S  # components of doublets (distribution.Components)
+        out["fermi_surface"] += units * (N2 * (16 + 8) + r * 8)
     if z["nodes"] is not None:
-        out["sweep"] = SWEEP_ARRAYS * 8 * z["nodes"] * -(-S // max(1, ranks))
+        out["sweep"] = SWEEP_ARRAYS * 8 * z["nodes"] * -(-units // max(1, ranks))
         out["krylov"] = (case["solver"]["restart"] + 4) * 8 * z["unknowns"]
     out["total"] = max(out["fermi_search"], out["fermi_sea"]) + out["fermi_surface"] \
         + out["sweep"] + out["krylov"]

@@ -247,6 +247,36 @@ class Result:
     def profile(self, name, part="total"):
         return np.asarray(self.observables[name][part])
 
+    def per_field(self):
+        """Bulk value of every part per unit field, in the output units of the observable.
+
+        Returns
+        -------
+        dict
+            name -> ({part: bulk density / |E| times the factor of
+            :func:`slabqkt.units.per_field_unit`}, unit): conductivities in S/m
+            (S in 2D), spin and orbital Hall conductivities in (hbar/e) S/cm
+            ((hbar/e) S in 2D). Empty without the field or dimension attributes.
+        """
+        from .units import per_field_unit
+        field = self.attrs.get("field_V_per_nm")
+        d = self.attrs.get("dimension")
+        if field is None or d is None:
+            return {}
+        E = float(np.linalg.norm(np.asarray(field, float)))
+        if not E > 0:
+            return {}
+        out = {}
+        for name, parts in self.bulk.items():
+            factor, unit = per_field_unit(self.units.get(name, "1"), d)
+            out[name] = ({p: float(np.asarray(v)) / E * factor for p, v in parts.items()}, unit)
+        return out
+
+    def per_field_factor(self, name):
+        """The factor of :meth:`per_field` for observable ``name`` (density / |E| -> its unit)."""
+        from .units import per_field_unit
+        return per_field_unit(self.units.get(name, "1"), self.attrs["dimension"])[0]
+
     def save(self, path, force=None, protect=()):
         """Write atomically (:func:`atomic_h5`); returns the path.
 
@@ -289,11 +319,14 @@ class Result:
                 dx.attrs["long_name"] = "distance from the left surface"
                 dx.make_scale("x")
             grp = f.create_group("observables")
+            per_field = self.per_field()
             for name, parts in self.observables.items():
                 g = grp.create_group(name)
                 unit = self.density_unit(name)
                 g.attrs["units"] = unit
                 g.attrs["operator_units"] = self.units.get(name, "1")
+                if name in per_field:
+                    g.attrs["per_field_units"] = per_field[name][1]
                 if name in self.intrinsic_error:
                     g.attrs["intrinsic_error"] = float(self.intrinsic_error[name])
                 for part in PARTS:
@@ -311,6 +344,8 @@ class Result:
                         ds = g.create_dataset(part, data=val)
                     ds.attrs["units"] = unit
                     ds.attrs["bulk"] = float(np.asarray(self.bulk[name][part]))
+                    if name in per_field:
+                        ds.attrs["bulk_per_field"] = per_field[name][0][part]
                 if self.edges.get(name):
                     ge = g.create_group("edge")
                     for part, sides in self.edges[name].items():
@@ -427,7 +462,8 @@ def load_result(path):
 
 
 def file_kind(path):
-    """'result' (slab), 'bulk' or 'scan' (a scan file, or a folder holding scan.toml).
+    """'result' (slab), 'bulk', 'kubo' (slabqkt kubo) or 'scan' (a scan file, or a folder
+    holding scan.toml).
 
     Raises a one-line SlabQKTError for anything else.
     """
@@ -441,6 +477,8 @@ def file_kind(path):
         fmt = _plain(f.attrs.get("format", ""))
         if isinstance(fmt, str) and fmt.startswith("slabqkt-scan"):
             return "scan"
+        if isinstance(fmt, str) and fmt.startswith("slabqkt-kubo"):
+            return "kubo"
         _check_result(f, path)
         return "result" if "x" in f else "bulk"
 
@@ -451,6 +489,9 @@ def describe_file(path):
     kind = file_kind(path)
     if kind == "scan":
         return _describe_scan(path)
+    if kind == "kubo":
+        from .kubo.driver import describe_kubo
+        return describe_kubo(path)
     res = load_result(path)
     case, a = res.case, res.attrs
     model = case.get("model", {})

@@ -17,6 +17,7 @@ import numpy as np
 from . import case as case_mod
 from .boltzmann import BulkBoltzmann, SlabBoltzmann
 from .collision import Collision, check_merged_splitting, n_i_v0_sq_from_case
+from .distribution import MatrixBulkBoltzmann, MatrixCollision, MatrixSlabBoltzmann, use_matrix
 from .edge import cell_integrals, edge_quantities
 from .errors import CaseError, ModelError
 from .fermi_surface import FermiSurface, band_extrema
@@ -86,7 +87,7 @@ class Simulation:
                        "tolerance": fsc["sea_tolerance"], "partition": self.backend.partition,
                        "allreduce": self.backend.allreduce}
             self.observables = ObservableSet(obs, self.model, self.fs, self.coll, self.field,
-                                             fsc["n_radial"], sea=sea, states=self.local_states(),
+                                             fsc["n_radial"], sea=sea, states=self.local_units(),
                                              allreduce=self.backend.allreduce)
         self.setup_seconds = time.perf_counter() - t0
         log.info("Fermi surface: %d states on %d sheet(s), tau = %.4g fs, l = %.4g nm, "
@@ -124,6 +125,11 @@ class Simulation:
         self.n_i_v0_sq = n_i_v0_sq_from_case(self.case["disorder"], self.fs)
         self.coll = Collision(self.fs, self.n_i_v0_sq)
         self.tau = self.coll.mean_tau()
+        #: the matrix intraband distribution (docs/theory.md, "Degenerate eigenspaces")
+        self.matrix = use_matrix(self.case["disorder"].get("intraband_form", "equal_occupation"),
+                                 self.fs)
+        if self.matrix:
+            self.coll = MatrixCollision(self.fs, self.n_i_v0_sq)
         check_merged_splitting(self.fs, self.tau)
         self.mean_free_path = self.fs.mean_speed() * self.tau
         slab = self.case["slab"]
@@ -158,8 +164,9 @@ class Simulation:
     def bulk(self):
         """Homogeneous solution: phi (Ns,) and observables (dict of scalars)."""
         with stage("bulk"):
-            phi, m = BulkBoltzmann(self.fs, self.coll, self.field).solve()
-            mine = self.local_states()  # the weights live there: partial sums, reduced
+            solver = MatrixBulkBoltzmann if self.matrix else BulkBoltzmann
+            phi, m = solver(self.fs, self.coll, self.field).solve()
+            mine = self.local_units()  # the weights live there: partial sums, reduced
             parts = self.backend.allreduce(
                 self.observables.local_parts(phi[mine], np.zeros(len(mine)), m, mine))
             obs = self.observables.finish(parts, m)
@@ -195,10 +202,19 @@ class Simulation:
         mine = self.local_pairs()
         return np.concatenate([mine, self.fs.mirror[mine]])
 
+    def local_units(self):
+        """This rank's unknowns per point: its states, or their components (matrix mode)."""
+        mine = self.local_states()
+        return self.coll.comp.of_states(mine) if self.matrix else mine
+
     def problem(self):
         self._prepare()
         pL, pR = self.surfaces[0].p(self.fs.k), self.surfaces[1].p(self.fs.k)
         mine = self.local_pairs()
+        if self.matrix:
+            return MatrixSlabBoltzmann(self.fs, self.coll, self.grid, pL, pR, self.field,
+                                       pairs=mine, allreduce=self.backend.allreduce,
+                                       model=self.model)
         return SlabBoltzmann(self.fs, self.coll, self.grid, pL, pR, self.field, pairs=mine,
                              allreduce=self.backend.allreduce)
 
@@ -300,7 +316,9 @@ class Simulation:
         sub = copy.deepcopy(self.case)
         sub["fermi_surface"]["fermi_level_eV"] = float(energy)
         sub["temperature"]["kelvin"] = 0.0
-        sub["disorder"] = {"n_i_v0_sq": self.n_i_v0_sq}
+        sub["disorder"] = {"n_i_v0_sq": self.n_i_v0_sq,
+                           "intraband_form": self.case["disorder"].get("intraband_form",
+                                                                       "equal_occupation")}
         sub["slab"].pop("thickness_mfp", None)
         if self.thickness is not None:
             sub["slab"]["thickness_nm"] = float(self.thickness)
@@ -454,6 +472,7 @@ class Simulation:
             "dimension": d,
             "field_V_per_nm": self.field.tolist(),
             "n_fermi_points": int(self.fs.n_states),
+            "intraband_form": "matrix" if self.matrix else "equal_occupation",
             "min_interband_gap_eV": float(self.observables.min_gap),
             **self._film_attrs(),
             "hbar_eV_fs": HBAR,

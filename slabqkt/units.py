@@ -41,3 +41,42 @@ def conductivity_to_si(sigma_internal, dimension):
 
 def conductivity_si_unit(dimension):
     return "S" if dimension == 2 else "S/m"
+
+
+#: 1 |e|/(fs nm V) in S/cm (j/E of a current density |e| nm/fs nm^-3 in a field of 1 V/nm)
+S_PER_CM_PER_INTERNAL = ELEMENTARY_CHARGE_C / 1e-15 / 1e-7
+
+
+def per_field_unit(operator_unit, dimension):
+    """Factor and unit of a bulk density per unit field, o / |E|, for the output.
+
+    A density in ``operator_unit`` nm^-d divided by |E| in V/nm is multiplied
+    by ``factor`` to give it in ``unit``:
+
+    * currents (``|e| nm/fs``): the conductivity, S/m (3D) or S (2D), as
+      ``sigma_bulk_SI``;
+    * spin and orbital currents (``hbar nm/fs``): the spin (orbital) Hall
+      conductivity in (hbar/e) S/cm (3D) or (hbar/e) S (2D), e = |e|: the
+      unit of the Wannier90 / WannierTools literature;
+    * anything else: ``operator_unit`` nm^-d per V/m.
+
+    Parameters
+    ----------
+    operator_unit : str
+        The observable's unit (``Observable.unit``).
+    dimension : int
+
+    Returns
+    -------
+    factor : float
+    unit : str
+    """
+    d = int(dimension)
+    if operator_unit == "|e| nm/fs":
+        return conductivity_to_si(1.0, d), conductivity_si_unit(d)
+    if operator_unit == "hbar nm/fs":
+        if d == 3:
+            return S_PER_CM_PER_INTERNAL, "(hbar/e) S/cm"
+        return sheet_conductance_to_siemens(1.0), "(hbar/e) S"
+    base = f"{operator_unit} nm^-{d}" if operator_unit != "1" else f"nm^-{d}"
+    return 1.0 / V_PER_M_PER_V_PER_NM, f"{base} per V/m"

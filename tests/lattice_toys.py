@@ -12,17 +12,27 @@ from slabqkt.models import SIGMA, Model
 
 
 class Toy:
-    """A model from h(k) and dh(k) callables."""
+    """A model from h(k) and dh(k) callables (and optionally its mirror operator, a constant U)."""
 
-    def __init__(self, N, zone, h, dh, name="toy"):
+    mirror_tol_eV = None
+
+    def __init__(self, N, zone, h, dh, name="toy", mirror=None):
         self.N, self.zone, self._h, self._dh, self.name = N, zone, h, dh, name
         self.dimension = zone.dimension
+        self.kind, self._mirror = name, mirror
 
     def h(self, k):
         return self._h(np.asarray(k, float))
 
     def dh(self, k):
         return self._dh(np.asarray(k, float))
+
+    def mirror_operator(self, k):
+        if self._mirror is None:
+            Model.mirror_operator(self, k)  # the refusal
+        return np.broadcast_to(self._mirror, np.shape(k)[:-1] + (self.N, self.N))
+
+    mirror_x = Model.mirror_x
 
 
 def rectangular_zone(*a):
@@ -113,7 +123,10 @@ def kramers(t=1.0, a=0.3, m=1.0, lam=0.4, d=2):
     Gamma_a are the five anticommuting 4x4 Dirac matrices, so h has eigenvalues
     eps +- |d| each twice (rank-2 eigenspaces). eps = -t sum cos, d_1 = m - sum cos,
     d_2..d_{d+1} = lam sin(k_i a) (odd, as under I with T), d_5 = 0.3 t (cos k_x a -
-    cos k_y a); |d| is even in k_x, so eigenvalues are mirror symmetric.
+    cos k_y a); |d| is even in k_x, so eigenvalues are mirror symmetric. In 2D (d_4 = 0) the
+    mirror operator is U = Gamma_2 Gamma_4 (it flips d_2 and d_4, keeps d_1, d_3, d_5); in 3D
+    (d_4 = lam sin k_z a) the reflection d_2 -> -d_2 of the 5-vector d has no unitary
+    (Spin(5)) image: no mirror operator.
     """
     G = _dirac_matrices()
     zone = rectangular_zone(*([a] * d))
@@ -141,7 +154,7 @@ def kramers(t=1.0, a=0.3, m=1.0, lam=0.4, d=2):
     def dh(k):
         _, de, _, ddk = parts(k)
         return de[..., None, None] * np.eye(4) + np.einsum("...ka,aij->...kij", ddk, G)
-    return Toy(4, zone, h, dh, "kramers")
+    return Toy(4, zone, h, dh, "kramers", G[1] @ G[3] if d == 2 else None)
 
 
 def avoided_crossing(t=1.0, a=0.3, delta=1e-6, d=2):
@@ -209,3 +222,7 @@ class ToyRashbaSquare(Model):
 
     def spin_operators(self):
         return SIGMA.copy()
+
+    def mirror_operator(self, k):
+        """-i sigma_x (spin a pseudovector); J m.sigma with m_y, m_z breaks the mirror (the check)."""
+        return np.broadcast_to(-1j * SIGMA[0], np.shape(k)[:-1] + (2, 2))

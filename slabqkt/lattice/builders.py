@@ -104,10 +104,11 @@ LATTICE_KEYS = {
                                "is relative to it; default 0 (fermi_level_eV absolute). E.g. the "
                                "DFT Fermi energy with fermi_level_eV = 0."),
     "symmetrize": Key("list", None, "-", "wannier90: symmetries imposed on the hoppings, "
-                      "from 'time_reversal', 'inversion', 'film_mirror' (the mirror plane "
-                      "parallel to the film surfaces, k_x -> -k_x) (a projection onto the "
-                      "invariant part; needs orbital descriptors; inversion and film_mirror need "
-                      "one site). Default none."),
+                      "from 'time_reversal', 'inversion', 'mirror' (a projection onto the "
+                      "invariant part; needs orbital descriptors; inversion needs one site; "
+                      "mirror is the plane perpendicular to the film normal, x -> -x, the "
+                      "specular wall: needed by the mirror operator of degenerate eigenspaces, "
+                      "docs/models.md). Default none."),
     "symmetry_tol_eV": Key("float", None, "eV", "wannier90: allowed eigenvalue mismatch of the "
                            "k_x -> -k_x check of the film normal (default 0.02: a Wannier model "
                            "keeps the crystal symmetry only to the accuracy of the "
@@ -149,7 +150,7 @@ _USED_BY = {
 }
 #: keys of the continuum schema a lattice model tolerates (with their default values).
 _BASE_KEYS = {"kind", "dimension", "effective_mass", "alpha_R", "exchange_eV", "magnetization",
-              "beta_eV_nm2", "unitary_seed"}
+              "beta_eV_nm2", "z_splitting_eV", "unitary_seed"}
 
 
 def _num(x):
@@ -229,6 +230,9 @@ def _check_known(mt, kind):
     if mt.get("beta_eV_nm2", 0.0) != 0.0:
         raise CaseError("model.beta_eV_nm2", mt["beta_eV_nm2"], "only used by model.kind = "
                         "'orbital_p' (orbital_p_lattice takes model.shells)")
+    if mt.get("z_splitting_eV", 0.0) != 0.0:
+        raise CaseError("model.z_splitting_eV", mt["z_splitting_eV"], "only used by model.kind "
+                        "= 'orbital_p'")
     if mt.get("unitary_seed") is not None:
         raise CaseError("model.unitary_seed", mt["unitary_seed"], "not available for lattice "
                         "models (relabel or rotate the basis in the hoppings instead)")
@@ -546,33 +550,38 @@ def _wannier90(mt, base_dir=None):
         else:
             orbitals = spatial
     # positions: the centres, else the projection atoms, else 0
+    atom_tau = None  # the atom of every state (the sites of the mirror operator)
+    if sites is not None and win is not None and all(0 <= s < len(win["atoms"]) for s in sites):
+        pos = np.array([win["atoms"][s][1] for s in sites])
+        atom_tau = (pos if not spinful else
+                    np.concatenate([pos, pos]) if order == "block" else np.repeat(pos, 2, axis=0))
     if centres is not None:
         if len(centres) != N:
             raise CaseError("model.centres_file", mt["centres_file"], f"{len(centres)} centres "
                             f"for N = {N} Wannier functions")
         tau = centres
-    elif sites is not None and win is not None and all(0 <= s < len(win["atoms"]) for s in sites):
-        pos = np.array([win["atoms"][s][1] for s in sites])
-        tau = (pos if not spinful else
-               np.concatenate([pos, pos]) if order == "block" else np.repeat(pos, 2, axis=0))
     else:
-        tau = None
+        tau = atom_tau
     if double:  # H (x) 1 in spin: no spin-orbit coupling, every band twice
         orbitals, H, tau = _double_spin(orbitals, H, tau, order)
         N = H.shape[-1]
+        if atom_tau is not None:
+            atom_tau = _double_spin(None, H[:0], atom_tau, order)[2]
         if data.r is not None:
             data.r = _double_spin(None, data.r, None, order)[1]
     sym = mt.get("symmetrize", [])
     if sym:
         if not isinstance(sym, (list, tuple)) or len(set(sym)) != len(sym) or any(
-                x not in w90.SYMMETRIES for x in sym):
+                x not in W90_SYMMETRIES for x in sym):
             raise CaseError("model.symmetrize", sym, "allowed: a list of distinct names from "
-                            + ", ".join(map(repr, w90.SYMMETRIES)))
+                            + ", ".join(map(repr, W90_SYMMETRIES)))
         if orbitals is None:
             raise CaseError("model.symmetrize", sym, "needs orbital descriptors (model.orbitals, "
                             "model.basis or win_file projections of real orbitals)")
         try:
-            H, changes = w90.impose_symmetries(R, H, orbitals, tau, list(sym))
+            # the mirror needs the film normal: imposed by build_lattice_model
+            H, changes = w90.impose_symmetries(R, H, orbitals, tau,
+                                               [x for x in sym if x != "mirror"])
         except ValueError as exc:
             raise CaseError("model.symmetrize", sym, str(exc)) from None
     else:
@@ -581,7 +590,15 @@ def _wannier90(mt, base_dir=None):
     if ref:
         H = H.copy()
         H[np.all(R == 0, axis=1)] -= ref * np.eye(N)
-    extra = {"source": str(hpath), "wsvec": None if ws_used is None else str(ws_used),
+    if orbitals is not None:
+        no_mirror = None
+    elif names is not None and any(n is None for n in names):
+        no_mirror = ("hybrid projections (sp3, ...) have no real-orbital characters; give "
+                     "model.basis")
+    else:
+        no_mirror = ("no orbital characters: give model.orbitals, model.basis or a win_file "
+                     "with real-orbital projections")
+    extra = {"source": str(hpath), "no_mirror": no_mirror, "site_positions": atom_tau, "wsvec": None if ws_used is None else str(ws_used),
              "energy_reference_eV": ref, "ndegen": data.ndegen, "symmetrized": changes,
              "position_matrix": None}
     if data.r is not None:
@@ -611,6 +628,24 @@ def _double_spin(orbitals, X, tau, order):
     if tau is not None:
         tau = np.repeat(tau, 2, axis=0) if order == "interleaved" else np.concatenate([tau, tau])
     return orbitals, Xd, tau
+
+
+#: Symmetries model.symmetrize can impose on a Wannier90 model.
+W90_SYMMETRIES = ("time_reversal", "inversion", "mirror")
+
+
+def _impose_mirror(model, sym):
+    """The model with its hoppings projected onto the part invariant under the film mirror."""
+    from ..mirror import symmetrize_mirror
+    try:
+        R, H, change = symmetrize_mirror(model)
+    except ModelError as exc:
+        raise CaseError("model.symmetrize", sym, f"mirror: {exc}") from None
+    new = LatticeModel(model.lattice, R, H, model.positions, model.orbitals, model.zone,
+                       orientation=model.orientation)
+    new.crystal_rotation, new.kind = model.crystal_rotation, model.kind
+    new.site_positions = model.site_positions
+    return new, change
 
 
 def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, window_eV=0.5,
@@ -666,13 +701,6 @@ def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, windo
     f = film_orientation(A, ft.get("normal_miller"), ft.get("normal_cartesian"),
                          ft.get("inplane_axis"), conventional)
     Rot = f.rotation
-    if kind == "wannier90" and "film_mirror" in (mt.get("symmetrize") or []):
-        from . import wannier90 as w90
-        try:  # the mirror normal to the film: crystal normal = Rot^T e_x
-            H, extra["symmetrized"]["film_mirror"] = w90.impose_mirror(R, H, A, orbitals, tau,
-                                                                       Rot[0])
-        except ValueError as exc:
-            raise CaseError("model.symmetrize", mt["symmetrize"], str(exc)) from None
     tau_f = None if tau is None else tau @ Rot.T
     try:
         model = LatticeModel(A @ Rot.T, R, H, tau_f, orbitals, f.zone, orientation=f)
@@ -680,8 +708,18 @@ def build_lattice_model(model_table, film_table=None, fermi_level_eV=None, windo
         raise CaseError("model.hoppings", "...", str(exc)) from None
     model.crystal_rotation = Rot
     model.kind = kind
+    if kind == "wannier90" and extra["site_positions"] is not None:
+        model.site_positions = extra["site_positions"] @ Rot.T  # the atoms (film frame)
+    if kind == "wannier90" and "mirror" in (mt.get("symmetrize") or []):
+        model, extra["symmetrized"]["mirror"] = _impose_mirror(model, mt["symmetrize"])
     if kind == "wannier90":
         model.wannier90 = extra
+        model.mirror_missing = extra["no_mirror"]
+        # a Wannier model keeps the mirror only to the accuracy of the Wannierisation
+        model.mirror_tol_eV = mt.get("symmetry_tol_eV", W90_SYMMETRY_TOL_EV)
+        model.mirror_hint = ("a Wannier model keeps the mirror only to the accuracy of the "
+                             "Wannierisation: add 'mirror' to model.symmetrize (or raise "
+                             "model.symmetry_tol_eV)")
         if extra.get("position_matrix") is not None:  # <m0|r|nR> rotated into the film frame
             model.position_matrix = np.einsum("ij,rjmn->rimn", Rot, extra["position_matrix"])
     if fermi_level_eV is not None:

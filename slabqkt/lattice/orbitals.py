@@ -89,11 +89,13 @@ def shell_names(l, p_order="wannier90"):
 
 
 def real_rotation(l, R, names=None):
-    """Matrix D (2l+1, 2l+1) of a proper rotation R in a real l shell.
+    """Matrix D (2l+1, 2l+1) of an orthogonal R (a rotation or a reflection) in a real l shell.
 
     The rotated orbital U(R)|b> = sum_a D_ab |a> (U(R) f(r) = f(R^-1 r)).
     l = 1 in the (px, py, pz) basis: D = R. l = 2: D_ab = Tr[Q_a R Q_b R^T],
-    the rotation of the quadratic forms.
+    the rotation of the quadratic forms. Improper R = -R' (R' proper) give
+    D(R) = (-1)^l D(R'): the parity of the shell under inversion (used for the
+    mirror operator, slabqkt.mirror).
     """
     R = np.asarray(R, float)
     if names is None:

@@ -248,6 +248,26 @@ class LatticeModel(Model):
         R3[:R.shape[0], :R.shape[0]] = R
         return np.einsum("ij,jab->iab", R3, S)
 
+    def mirror_operator(self, k):
+        """Unchecked mirror operator U(k) (..., N, N) of :meth:`mirror_x` (slabqkt.mirror.lattice_mirror).
+
+        From the orbital descriptors: D^l(I - 2 n n^T) on the real orbitals of
+        every site, -i n.sigma on spin (n the crystal-frame film normal), the site
+        permutation of the mirror, and a Bloch phase when the positions of the
+        phase convention are not the site positions. Refused (ModelError) for a
+        model without orbital descriptors or when the lattice or the sites are
+        not mirror symmetric.
+        """
+        from ..mirror import apply_lattice_mirror, lattice_mirror
+        if getattr(self, "_mirror_parts", None) is None:
+            self._mirror_parts = lattice_mirror(self, getattr(self, "mirror_missing", None))
+        return apply_lattice_mirror(self._mirror_parts, k)
+
+    #: why a model without orbital descriptors has none (for the mirror refusal), set by builders
+    mirror_missing = None
+    #: positions (N, d) nm, film frame, of the atom of every state when they differ from
+    #: ``positions`` (Wannier centres off their atoms); the sites of the mirror operator
+    site_positions = None
     crystal_rotation = None  #: film = R crystal, set by :func:`rotated`
     r_chunk_max = 4096  #: largest number of R vectors summed at once
 

@@ -626,7 +626,7 @@ def load_hoppings(hr_file=None, tb_file=None, wsvec="auto"):
     return R, H, data, ws
 
 
-SYMMETRIES = ("time_reversal", "inversion", "film_mirror")
+SYMMETRIES = ("time_reversal", "inversion")
 
 
 def impose_symmetries(R, H, orbitals, positions, which):
@@ -670,95 +670,14 @@ def impose_symmetries(R, H, orbitals, positions, which):
             S = orb.spin_operators(orbitals)
             U = np.eye(N, dtype=complex) if S is None else -1j * S[1]
             Hn = 0.5 * (H + U @ H.conj() @ U.conj().T)
-        elif s == "inversion":
+        else:
             if positions is not None and np.ptp(np.asarray(positions), axis=0).max() > 1e-9:
                 raise ValueError("inversion: all orbitals must sit on one site (the inversion "
                                  "centre)")
             P = np.diag([(-1.0) ** o.l for o in orbitals]).astype(complex)
             Hn = 0.5 * (H + P @ H[partner] @ P)
-        else:  # film_mirror: needs the film normal, imposed by impose_mirror
-            continue
         changes[s] = float(np.abs(Hn - H).max(initial=0.0))
         H = Hn
     # the two projections commute (U acts on spin, P on the orbitals and R): applied in
     # sequence they project onto the part invariant under both
     return H, changes
-
-
-def orbital_rotation(orbitals, rotation):
-    """Matrix (N, N) of a proper rotation on real orbitals (identity on site and spin).
-
-    U(g)|b> = sum_a D_ab |a> per (site, l, spin) shell, D from
-    :func:`slabqkt.lattice.orbitals.real_rotation`; for a one-atom model h(g k) = D h(k) D^T.
-    """
-    from . import orbitals as orb
-    N = len(orbitals)
-    D = np.zeros((N, N))
-    key = [(o.site, o.l, o.spin) for o in orbitals]
-    same = np.array([[key[i] == key[j] for j in range(N)] for i in range(N)])
-    for l in (0, 1, 2):
-        idx = np.array([i for i, o in enumerate(orbitals) if o.l == l])
-        if not len(idx):
-            continue
-        names = orb.shell_names(l, "cartesian") if l < 2 else orb.D_ORDER
-        Dl = orb.real_rotation(l, rotation, names)
-        pos = {n: i for i, n in enumerate(names)}
-        a = np.array([pos[orbitals[i].name] for i in idx])
-        D[np.ix_(idx, idx)] = Dl[a[:, None], a[None, :]] * same[np.ix_(idx, idx)]
-    return D
-
-
-def impose_mirror(R, H, lattice, orbitals, positions, normal):
-    """Project the hoppings onto the part invariant under the mirror plane normal to ``normal``.
-
-    The mirror M = 1 - 2 n n^T through the common site of all orbitals (the film's mirror
-    k_x -> -k_x for n the film normal) acts as D = (-1)^l D_l(C2) on the real orbitals
-    (M = inversion x C2, the rotation by pi about n) and as -i n.sigma on the spin (a
-    pseudovector rotates with C2); H(R) -> (H(R) + D^dagger H(M R) D)/2. A Wannier
-    Hamiltonian keeps the mirror only to the accuracy of the Wannierisation (the Pt file: a
-    few meV at (001)).
-
-    Parameters
-    ----------
-    R : ndarray (nR, 3) int
-    H : ndarray (nR, N, N) complex, eV
-    lattice : ndarray (3, 3), rows a_i (crystal frame of the orbital descriptors)
-    orbitals : list of Orbital
-    positions : ndarray (N, 3) or None
-    normal : (3,) the mirror normal, crystal frame
-
-    Returns
-    -------
-    H : the projected hoppings; change : largest change of an element (eV)
-
-    Raises
-    ------
-    ValueError
-        If the orbitals sit on several sites, the mirror is not a symmetry of the lattice, or
-        some M R is not in the file's R list.
-    """
-    from . import orbitals as orb
-    if positions is not None and np.ptp(np.asarray(positions), axis=0).max() > 1e-9:
-        raise ValueError("film_mirror: all orbitals must sit on one site (on the mirror plane)")
-    n = np.asarray(normal, float)
-    n = n / np.linalg.norm(n)
-    M = np.eye(3) - 2.0 * np.outer(n, n)
-    A = np.asarray(lattice, float)
-    RM = (np.asarray(R) @ A @ M) @ np.linalg.inv(A)
-    RMi = np.rint(RM).astype(np.int64)
-    if np.abs(RM - RMi).max() > 1e-6:
-        raise ValueError("film_mirror: the mirror normal to the film is not a symmetry of the "
-                         "lattice")
-    index = {tuple(r): i for i, r in enumerate(np.asarray(R))}
-    try:
-        partner = np.array([index[tuple(r)] for r in RMi])
-    except KeyError as exc:
-        raise ValueError(f"film_mirror: the mirror image {list(exc.args[0])} of a lattice vector "
-                         "is not in the file's R list") from None
-    D = orbital_rotation(orbitals, 2.0 * np.outer(n, n) - np.eye(3))
-    D = D * np.array([(-1.0) ** o.l for o in orbitals])[None, :]
-    S = orb.spin_operators(orbitals)
-    if S is not None:
-        D = (-1j * np.einsum("i,iab->ab", n, S)) @ D
-    Hn = 0.5 * (H + D.conj().T @ H[partner] @ D)
-    return Hn, float(np.abs(Hn - H).max(initial=0.0))
