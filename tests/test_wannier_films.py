@@ -326,7 +326,7 @@ def test_cu_edge_excess_converges_with_the_fermi_surface(cu):
 
 def test_fold_merge_keeps_the_signed_weight():
     """A local fold (flipped faces, w <= 0, share between SLIVER_SHARE and FOLD_SHARE of the
-    weight: the Pt sheets at lattice_grid 28, 32, 48 have four such faces at about -0.8 of a
+    weight: the Pt sheets at lattice_grid 28 and 48 have four such faces at about -0.8 of a
     typical weight) hands each flipped face's weight to its largest unflipped edge neighbour:
     the total signed weight, the integral of the rule, is unchanged."""
     from slabqkt.lattice.isosurface import _merge_folds
