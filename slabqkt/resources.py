@@ -73,7 +73,7 @@ def sizes(case, bands=None):
         rays = fs["n_angles"] * (2 * fs["n_polar"] if d == 3 else 1)
     else:  # lattice: "rays" counts Fermi points per band; at most 6 sheets (3 Kramers pairs)
         # are assumed to cross, marching cubes gives ~ 8 n^2 nodes per sheet on an n^3 grid
-        n = fs["lattice_grid"] * (fs.get("refine") or 1)  # refine: the faces of the finer grid
+        n = fs["lattice_grid"]
         sheets = min(N, 6)
         per_sheet = max((fs.get("n_points") or 256) // sheets, 8 * n * n if d == 3 else 0)
         rays = per_sheet * sheets // N
