@@ -4,15 +4,18 @@ A sheet only a few grid steps across (the Delta pockets of Si: about two coarse 
 in radius at lattice_grid 64) is triangulated by marching cubes into a handful of
 large flat faces, and its DOS weight (second order in the face size) is off by tens
 of percent. Raising ``lattice_grid`` costs n^3 eigen-solves. Here only the coarse
-cells that the surface crosses (a sign change of eps_i - mu among the 8 corners),
-plus a margin of one cell, are re-sampled on a sub-grid ``q`` times finer
-(fermi_surface.refine = q): about q^3 (surface cells) eigen-solves, i.e. ~ q^3 n^2
-instead of (q n)^3. Elsewhere the fine grid takes the trilinear interpolant of
-the coarse values, which has no sign change in a cell whose corners have none, so
-marching cubes on the fine array finds exactly the surface of the refined cells
-(the margin catches a sheet bulging into a cell between its corners). The mesh then
-has the faces of a grid q times finer: the DOS error drops by q^2
-(benchmarks/si_pockets.py).
+cells that the surface crosses (a sign change of eps_i - mu among the 8 corners)
+are re-sampled on a sub-grid ``q`` times finer (fermi_surface.refine = q), and the
+refined region grows into every neighbour cell on whose shared face the fine values
+change sign (a sheet bulging into a cell between its corners), until the fine surface
+closes up: about q^3 (surface cells) eigen-solves, i.e. ~ q^3 n^2 instead of (q n)^3.
+Elsewhere the fine grid takes the trilinear interpolant of the coarse values, which
+has no sign change in a cell whose corners have none, so marching cubes on the fine
+array finds exactly the surface of the refined cells. The mesh then has the faces of
+the grid q times finer (the same faces, where the coarse grid sees every sheet): the
+DOS error drops by q^2 (benchmarks/si_pockets.py). Not covered: a sheet that the
+coarse grid misses entirely, and a bulge through a periodic in-plane face of the half
+zone whose image cell is not crossed at the coarse level (the growth does not wrap).
 """
 import numpy as np
 from scipy import ndimage
@@ -38,7 +41,8 @@ class FineGrid:
     q : int
         Sub-cells per coarse cell and axis (>= 2).
     margin : int
-        Coarse cells added round the crossed ones (default 1).
+        Coarse cells added round the crossed ones beforehand (default 0: the refined region
+        grows instead, cell by cell, wherever the fine values change sign on its boundary).
     tile : int
         Coarse cells per axis of a tile (default 4).
 
@@ -47,9 +51,10 @@ class FineGrid:
     q : int; shape : fine-grid shape (q nx + 1, q n + 1, q n + 1)
     n_evaluated : int, fine points evaluated exactly (the rest interpolated)
     refined_cells : int, coarse cells re-sampled
+    growth : int, of these the cells added because the fine surface reached into them
     """
 
-    def __init__(self, runner, point, E, q, margin=1, tile=4):
+    def __init__(self, runner, point, E, q, margin=0, tile=4):
         self.q = q = int(q)
         self.tile = int(tile)
         mu = runner.mu
@@ -65,18 +70,42 @@ class FineGrid:
         cells = ((lo < 0) & (hi > 0)).any(-1)
         if margin > 0 and cells.any():
             cells = ndimage.binary_dilation(cells, np.ones((3, 3, 3), bool), iterations=margin)
+        self.index = np.zeros(0, np.int64)
+        self.values = np.zeros((0, E.shape[-1]))
+        self.growth = 0
+        todo = cells.copy()
+        o = np.stack(np.meshgrid(*[np.arange(q + 1)] * 3, indexing="ij"), -1).reshape(-1, 3)
+        while todo.any():
+            # fine points of the new cells, as flat indices of the fine grid (never allocated whole)
+            c = np.argwhere(todo)
+            flat = np.unique(np.ravel_multi_index((c[:, None, :] * q + o[None]).reshape(-1, 3).T,
+                                                  self.shape))
+            flat = flat[~self._has(flat)]
+            I = np.stack(np.unravel_index(flat, self.shape), -1) / q
+            val = runner.eigvals(point(I)) if len(I) else np.zeros((0, E.shape[-1]))
+            idx = np.concatenate([self.index, flat])
+            order = np.argsort(idx)
+            self.index, self.values = idx[order], np.concatenate([self.values, val])[order]
+            # a face of a new cell on which the fine values change sign: the surface goes on
+            # into the neighbour, which is refined too (until the fine surface closes up)
+            todo = np.zeros_like(cells)
+            for ax in range(3):
+                for side, step in ((0, -1), (q, 1)):
+                    f = o[o[:, ax] == side]
+                    fv = self._lookup(np.ravel_multi_index((c[:, None, :] * q + f[None]).reshape(
+                        -1, 3).T, self.shape)).reshape(len(c), len(f), -1) - mu
+                    cross = ((fv.min(1) < 0) & (fv.max(1) > 0)).any(-1)
+                    nb = c.copy()
+                    nb[:, ax] += step
+                    ok = cross & (nb[:, ax] >= 0) & (nb[:, ax] < shp[ax] - 1)
+                    nb = nb[ok]
+                    todo[nb[:, 0], nb[:, 1], nb[:, 2]] = True
+            todo &= ~cells
+            cells |= todo
+            self.growth += int(todo.sum())
         self.cells = cells
         self.refined_cells = int(cells.sum())
-        # fine points of the refined cells: a fine point belongs to the (up to 8) fine cells
-        # round it; listed as flat indices of the fine grid (never allocated whole)
-        c = np.argwhere(cells)  # (C, 3) coarse cell origins
-        o = np.stack(np.meshgrid(*[np.arange(q + 1)] * 3, indexing="ij"), -1).reshape(-1, 3)
-        fine = (c[:, None, :] * q + o[None]).reshape(-1, 3)
-        self.index = np.unique(np.ravel_multi_index(fine.T, self.shape)) if len(c) else \
-            np.zeros(0, np.int64)
         self.n_evaluated = len(self.index)
-        I = np.stack(np.unravel_index(self.index, self.shape), -1) / q
-        self.values = runner.eigvals(point(I)) if len(I) else np.zeros((0, E.shape[-1]))
         # tiles holding refined cells
         T = self.tile
         nt = -(-(shp - 1) // T)
@@ -84,6 +113,14 @@ class FineGrid:
         pad[:cells.shape[0], :cells.shape[1], :cells.shape[2]] = cells
         has = pad.reshape(nt[0], T, nt[1], T, nt[2], T).any(axis=(1, 3, 5))
         self.tiles = np.argwhere(has) * T  # coarse index of each tile's origin
+
+    def _has(self, flat):
+        j = np.minimum(np.searchsorted(self.index, flat), max(len(self.index) - 1, 0))
+        return self.index[j] == flat if len(self.index) else np.zeros(len(flat), bool)
+
+    def _lookup(self, flat):
+        """Fine values (M, N) at flat fine indices, all evaluated."""
+        return self.values[np.searchsorted(self.index, flat)]
 
     def pieces(self, i):
         """(values, offset, scale) of eigenvalue i on each tile: values (eV) on the tile's
@@ -96,10 +133,9 @@ class FineGrid:
             f = _trilinear(self.E[a[0]:b[0] + 1, a[1]:b[1] + 1, a[2]:b[2] + 1, i], q)
             loc = np.stack(np.meshgrid(*[np.arange(m) for m in f.shape], indexing="ij"), -1)
             flat = np.ravel_multi_index((loc + a * q).reshape(-1, 3).T, self.shape)
-            j = np.minimum(np.searchsorted(self.index, flat), max(len(self.index) - 1, 0))
-            hit = self.index[j] == flat if len(self.index) else np.zeros(len(flat), bool)
+            hit = self._has(flat)
             f = f.ravel()
-            f[hit] = self.values[j[hit], i]
+            f[hit] = self.values[np.searchsorted(self.index, flat[hit]), i]
             yield f.reshape(loc.shape[:3]), a.astype(float), float(q)
 
 
