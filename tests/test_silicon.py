@@ -11,6 +11,10 @@ replicas). Here, with the same independent sum (``direct_silicon``):
 * the bulk conductivity of the slabqkt bulk solver (a case through ``Simulation``) against
   an independent k-grid implementation of the same Boltzmann equation with a Gaussian
   delta, extrapolated to zero width.
+* fermi_surface.refine on the pockets: the refined mesh is the finer grid's, its DOS error
+  falls at second order; the pockets' sigma_xx, sigma_yy, sigma_zz of the bulk solver
+  (``Simulation``, refine 4 and 8, Richardson-extrapolated) against an independent ray
+  quadrature of the same Boltzmann equation (benchmarks/si_pockets.py, docs/wannier90.md).
 
 The files live in ../shared/data/wannier90/silicon (never copied into the repository): the
 tests fail when it is absent and CI is set, and skip otherwise.

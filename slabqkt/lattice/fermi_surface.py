@@ -10,7 +10,9 @@ k_x -> -k_x, so that every node's specular partner is a node exactly.
   boundary, Gauss-Legendre nodes in an arc-length-like parameter with the exact
   Jacobian of the curve: faster than any power in the node count.
 - 3D (:mod:`slabqkt.lattice.isosurface`): marching cubes on the half-zone grid,
-  vertices projected onto the surface, optional midpoint subdivision, one
+  optionally on a locally refined sub-grid where the surface crosses the grid
+  (:mod:`slabqkt.lattice.refine`, fermi_surface.refine, for sheets a few grid steps
+  across), vertices projected onto the surface, optional midpoint subdivision, one
   node per face (centroid projected onto the surface), weights from the face's
   vector area: second order in the mesh size.
 
