@@ -116,6 +116,12 @@ SCHEMA = {
                         "Gauss nodes shared among the contour pieces by length (default 256). "
                         "3D: the marching-cubes mesh is subdivided until it has at least this "
                         "many (default: no subdivision).", 8, 2 ** 26),
+        "refine": Key("int", 1, "-", "Lattice models, 3D: the coarse cells of the lattice_grid "
+                      "that the Fermi surface crosses (and a one-cell margin) are re-sampled on a "
+                      "sub-grid this many times finer before marching cubes: the mesh of "
+                      "lattice_grid x refine at about refine^3 lattice_grid^2 eigen-solves, for "
+                      "sheets only a few grid steps across (the DOS error drops as 1/refine^2; "
+                      "docs/wannier90.md, the Si pockets). 1: off.", 1, 64),
         "sea_grid": Key("int", 48, "-", "Lattice models: cells per reciprocal axis of the zone "
                         "grid of the Fermi-sea (intrinsic) part of Eq. (1); its error is "
                         "estimated with sea_grid/2 (docs/models.md).", 4, 4096),

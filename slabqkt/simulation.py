@@ -112,7 +112,8 @@ class Simulation:
                     return LatticeFermiSurface(self.model, mu, fsc["lattice_grid"],
                                                fsc.get("n_points"), fsc["degeneracy_tol_eV"],
                                                partition=self.backend.partition,
-                                               allgather=self.backend.allgather)
+                                               allgather=self.backend.allgather,
+                                               refine=fsc.get("refine") or 1)
                 return FermiSurface(self.model, mu, fsc["n_angles"], fsc["n_polar"],
                                     fsc.get("k_max"), fsc["degeneracy_tol_eV"],
                                     angular_rule=fsc["angular_rule"], grazing=grazing)

@@ -10,7 +10,9 @@ k_x -> -k_x, so that every node's specular partner is a node exactly.
   boundary, Gauss-Legendre nodes in an arc-length-like parameter with the exact
   Jacobian of the curve: faster than any power in the node count.
 - 3D (:mod:`slabqkt.lattice.isosurface`): marching cubes on the half-zone grid,
-  vertices projected onto the surface, optional midpoint subdivision, one
+  optionally on a locally refined sub-grid where the surface crosses the grid
+  (:mod:`slabqkt.lattice.refine`, fermi_surface.refine, for sheets a few grid steps
+  across), vertices projected onto the surface, optional midpoint subdivision, one
   node per face (centroid projected onto the surface), weights from the face's
   vector area: second order in the mesh size.
 
@@ -278,6 +280,12 @@ class LatticeFermiSurface(SurfaceMeasures):
         computes, ``allgather(a)`` the concatenation over ranks in rank order.
     min_nodes : int
         2D: fewest Gauss nodes on one contour piece.
+    refine : int
+        3D: the coarse cells the surface crosses (and a one-cell margin) are
+        re-sampled on a sub-grid ``refine`` times finer before marching cubes
+        (fermi_surface.refine, :mod:`slabqkt.lattice.refine`): the mesh of a grid
+        ``refine`` times finer at ~ refine^3 n^2 instead of (refine n)^3 eigen-solves.
+        1 (default): off. Ignored in 2D (the contours are spectrally accurate).
 
     Attributes (Ns states)
     ----------------------
@@ -303,12 +311,14 @@ class LatticeFermiSurface(SurfaceMeasures):
     kind = "lattice"
 
     def __init__(self, model, energy, lattice_grid=64, n_points=None, tol=1e-9,
-                 partition=None, allgather=None, min_nodes=4, chunk=4096):
+                 partition=None, allgather=None, min_nodes=4, chunk=4096, refine=1):
         d = model.dimension
         if d not in (2, 3):
             raise ModelError(f"lattice Fermi surfaces need dimension 2 or 3, not {d}")
         if int(lattice_grid) < 4:
             raise ModelError(f"fermi_surface.lattice_grid = {lattice_grid}: at least 4 points per axis")
+        if int(refine) < 1:
+            raise ModelError(f"fermi_surface.refine = {refine}: at least 1 (1: no refinement)")
         self.model, self.energy, self.dimension, self.tol = model, float(energy), d, tol
         self.lattice_grid = n = 2 * ((int(lattice_grid) + 1) // 2)
         self.runner = Runner(model, energy, tol, partition, allgather, chunk)
@@ -318,7 +328,7 @@ class LatticeFermiSurface(SurfaceMeasures):
                                  min_nodes)
         else:
             from .isosurface import build_isosurface
-            geo = build_isosurface(self.runner, model.zone, n, n_points)
+            geo = build_isosurface(self.runner, model.zone, n, n_points, refine=int(refine))
         kh, wh, ih, sheet_h, sheet_m = geo["k"], geo["w"], geo["eigen_index"], geo["sheet"], geo["sheet_mirror"]
         nh = len(kh)
         if nh == 0:

@@ -49,8 +49,27 @@ def _subdivide(V, F, mask, idx):
     return mids, mask[uniq[:, 0]] & mask[uniq[:, 1]], idx[uniq[:, 0]], F2
 
 
-def build_isosurface(runner, zone, n, n_points=None, levels=None):
+def _piece(verts, faces, i, B, nx, n, ex, q1, q2, Vs, Fs, Ms, Is):
+    """Append one marching-cubes piece (vertices in coarse index coordinates) to the lists."""
+    nv = sum(len(v) for v in Vs)
+    k = (verts[:, :1] * (B / 2 / nx) * ex + (verts[:, 1:2] / n - 0.5) * q1
+         + (verts[:, 2:3] / n - 0.5) * q2)
+    tol = 1e-9
+    m = ((np.abs(verts[:, 0]) < tol) * 1 | (np.abs(verts[:, 0] - nx) < tol) * 2
+         | (np.abs(verts[:, 1]) < tol) * 4 | (np.abs(verts[:, 1] - n) < tol) * 8
+         | (np.abs(verts[:, 2]) < tol) * 16 | (np.abs(verts[:, 2] - n) < tol) * 32)
+    Vs.append(k)
+    Fs.append(faces.astype(np.int64) + nv)
+    Ms.append(m.astype(np.int64))
+    Is.append(np.full(len(k), i))
+
+
+def build_isosurface(runner, zone, n, n_points=None, levels=None, refine=1):
     """Half-zone Fermi-surface nodes and weights (see the module docstring).
+
+    ``refine`` = q > 1 re-samples the coarse cells the surface crosses (and a one-cell
+    margin) on a sub-grid q times finer before marching cubes
+    (:mod:`slabqkt.lattice.refine`, fermi_surface.refine).
 
     Returns a dict: k (Nh, 3), w (Nh,), eigen_index (Nh,), sheet, sheet_mirror
     (Nh,), levels, n_faces, h (mean edge length, nm^-1).
@@ -67,28 +86,28 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
     E = runner.eigvals(Kg)
     dk = max(B / 2 / nx, np.linalg.norm(q1) / n, np.linalg.norm(q2) / n)
     mu = runner.mu
+    fine = None
+    if refine > 1:
+        from .refine import FineGrid
+        fine = FineGrid(runner, lambda I: (I[:, :1] * (B / 2 / nx) * ex + (I[:, 1:2] / n - 0.5) * q1
+                                           + (I[:, 2:3] / n - 0.5) * q2), E, refine)
+        dk /= refine
     Vs, Fs, Ms, Is = [], [], [], []
-    nv = 0
     for i in range(E.shape[-1]):
         Fg = E[..., i] - mu
         if Fg.min() >= 0 or Fg.max() <= 0:
             continue
-        # grid values exactly at the level make faces inside the grid planes: nudge them
-        Fg = np.where(Fg == 0, 1e-13 * max(1.0, abs(mu)), Fg)
-        verts, faces, _, _ = marching_cubes(Fg, 0.0, allow_degenerate=False)
-        if not len(faces):
-            continue
-        k = (verts[:, :1] * (B / 2 / nx) * ex + (verts[:, 1:2] / n - 0.5) * q1
-             + (verts[:, 2:3] / n - 0.5) * q2)
-        tol = 1e-9
-        m = ((np.abs(verts[:, 0]) < tol) * 1 | (np.abs(verts[:, 0] - nx) < tol) * 2
-             | (np.abs(verts[:, 1]) < tol) * 4 | (np.abs(verts[:, 1] - n) < tol) * 8
-             | (np.abs(verts[:, 2]) < tol) * 16 | (np.abs(verts[:, 2] - n) < tol) * 32)
-        Vs.append(k)
-        Fs.append(faces.astype(np.int64) + nv)
-        Ms.append(m.astype(np.int64))
-        Is.append(np.full(len(k), i))
-        nv += len(k)
+        for Fp, off, sc in ([(E[..., i], 0.0, 1.0)] if fine is None else fine.pieces(i)):
+            Fg = Fp - mu
+            if Fg.min() >= 0 or Fg.max() <= 0:
+                continue
+            # grid values exactly at the level make faces inside the grid planes: nudge them
+            Fg = np.where(Fg == 0, 1e-13 * max(1.0, abs(mu)), Fg)
+            verts, faces, _, _ = marching_cubes(Fg, 0.0, allow_degenerate=False)
+            if not len(faces):
+                continue
+            verts = verts / sc + off  # coarse-grid index coordinates
+            _piece(verts, faces, i, B, nx, n, ex, q1, q2, Vs, Fs, Ms, Is)
     empty = dict(k=np.zeros((0, 3)), w=np.zeros(0), eigen_index=np.zeros(0, int),
                  sheet=np.zeros(0, int), sheet_mirror=np.zeros(0, int), levels=0, n_faces=0)
     if not Vs:
@@ -158,7 +177,8 @@ def build_isosurface(runner, zone, n, n_points=None, levels=None):
     lab = components(pts, np.concatenate([e, e + nvv]), zone)
     edge_len = np.linalg.norm(T[:, 1] - T[:, 0], axis=-1).mean()
     return dict(k=k, w=w, eigen_index=fi, sheet=lab[F[:, 0]], sheet_mirror=lab[nvv + F[:, 0]],
-                levels=levels, n_faces=len(F), h=float(edge_len), grid=(nx + 1, n + 1, n + 1))
+                levels=levels, n_faces=len(F), h=float(edge_len), grid=(nx + 1, n + 1, n + 1),
+                refine=int(refine), fine_points=0 if fine is None else fine.n_evaluated)
 
 
 def _merge_folds(F, w, flip):
