@@ -5,7 +5,8 @@ eigen-solves and Newton steps, the Fermi-sea grid, the mirror pairs and the solv
 the ranks) writes a result file whose conductivity ratio, every part of every profile, bulk
 value and edge excess agree with the serial SciPy run of the same case to 1e-10 relative.
 Cases: the N = 6 lambda L.S p-orbital lattice model (Kramers doublets) in 2D and 3D, with
-different walls (specularity left, Soffer roughness right).
+different walls (specularity left, Soffer roughness right), and the 3D one with the local
+refinement of the Fermi surface (``fermi_surface.refine``).
 
 Needs petsc4py/mpi4py and an MPICH launcher (``SLABQKT_MPIEXEC`` or tools/find_mpiexec.sh);
 skipped without them unless ``SLABQKT_REQUIRE_MPI`` is set.
@@ -50,6 +51,11 @@ CASES = {
     "soc3d": {"name": "soc3d", **COMMON,
               "model": {"kind": "orbital_p_lattice", "dimension": 3, "soc_p_eV": 0.3},
               "fermi_surface": {"fermi_level_eV": 1.0, "lattice_grid": 12, "sea_grid": 8}},
+    # the local refinement of the crossed cells (fermi_surface.refine) split over the ranks
+    "soc3d_refined": {"name": "soc3d_refined", **COMMON,
+                      "model": {"kind": "orbital_p_lattice", "dimension": 3, "soc_p_eV": 0.3},
+                      "fermi_surface": {"fermi_level_eV": 1.0, "lattice_grid": 8, "refine": 2,
+                                        "sea_grid": 8}},
 }
 
 
