@@ -155,18 +155,6 @@ def resolve_form(form, fs, basis, backend=None):
                       f"P_s b P_s traceless part {rel:.2g} relative): the matrix form")
 
 
-def use_matrix(form, fs, basis=None, backend=None):
-    """Whether a run uses the matrix distribution: ``form`` of ``disorder.intraband_form``.
-
-    'matrix': always; 'equal_occupation': never (the paper's form); 'auto': where an
-    eigenspace on the Fermi surface is degenerate and its traceless part is sourced
-    (:func:`resolve_form`; without ``basis`` only the degeneracy is looked at).
-    """
-    if form == "auto" and basis is None:
-        return bool(np.any(fs.rank > 1))
-    return resolve_form(form, fs, basis, backend)[0] == "matrix"
-
-
 def _pair_index(r):
     """(r^2, 2) eigen-index pairs (i, j) of the components of :func:`hermitian_basis`(r)."""
     out = [(i, i) for i in range(r)]

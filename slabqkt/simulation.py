@@ -133,6 +133,10 @@ class Simulation:
         if form == "auto":
             log.info("disorder.intraband_form = 'auto' -> '%s': %s", self.intraband_form, why)
         self.matrix = self.intraband_form == "matrix"
+        if self.matrix and form != "matrix":  # the estimate of 'auto' was the scalar one
+            check_memory({**self.case, "disorder": {**self.case["disorder"],
+                                                     "intraband_form": "matrix"}},
+                         ranks=self.backend.size, bands=self.model.N)
         if self.matrix:
             self.coll = MatrixCollision(self.fs, self.n_i_v0_sq)
         check_merged_splitting(self.fs, self.tau)

@@ -524,6 +524,21 @@ def test_auto_without_mirror_operator(monkeypatch):
     assert 0 < sim.run().conductivity_ratio < 1
 
 
+def test_auto_memory_estimate(monkeypatch):
+    """'auto' is estimated as the scalar form before the Fermi surface and checked again as
+    'matrix' when it resolves to it: a machine with memory for the scalar run only refuses the
+    2D orbital_p strip under 'auto' (one-line CaseError) and runs it in the paper's form."""
+    from slabqkt import resources
+    raw = case(ORB)
+    scalar = resources.estimate(raw, bands=3)["total"]
+    matrix = resources.estimate(case(ORB, MATRIX), bands=3)["total"]
+    assert scalar == resources.estimate(case(ORB, PAPER), bands=3)["total"] < matrix
+    monkeypatch.setattr(resources, "available_bytes", lambda: (scalar + matrix) // 2)
+    with pytest.raises(CaseError, match="the run needs about"):
+        Simulation(raw)
+    Simulation(case(ORB, PAPER))
+
+
 def test_components_of_states_layout():
     sim = Simulation(case(ORB, MATRIX, {"slab": {"n_x": 4}}))
     comp = Components(sim.fs)
