@@ -35,6 +35,11 @@ map of the components; rank-1 states keep the scalar map (no U needed).
 Diffuse re-emission puts the scalar part Phi P_s on every outgoing state
 (the incoming flux of the trace, Tr[F], is re-emitted; the pseudospin of a
 doublet is not remembered).
+
+'auto' (the default of ``disorder.intraband_form``, :func:`resolve_form`) runs this form only
+where the traceless part is sourced: if P_s b P_s is proportional to P_s for every degenerate
+state and every matrix b of the scalar collision basis (:func:`traceless_sources`; Kramers
+doublets of T and I symmetric models), F = phi P_s exactly and the scalar pipeline is run.
 """
 import numpy as np
 
