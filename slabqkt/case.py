@@ -142,15 +142,19 @@ SCHEMA = {
                                  1e-6, 1e10),
         "n_i_v0_sq": Key("float", None, "eV^2 nm^d", "Scalar disorder strength n_i v_0^2 of "
                          "Eqs. (3)-(4).", 0.0, 1e10, lo_open=True),
-        "intraband_form": Key("str", "equal_occupation", "-", "Intraband distribution of a "
+        "intraband_form": Key("str", "auto", "-", "Intraband distribution of a "
                               "degenerate eigenspace (rank r_s > 1 on the Fermi surface): "
                               "'equal_occupation' (the paper's form: one occupation per state, "
                               "rho = sum_n f_n P_n), 'matrix' (an r_s x r_s Hermitian matrix per "
                               "state, its traceless part included: spin-orbit coupled doublets; "
                               "specular walls then need the model's mirror operator) or 'auto' "
-                              "('matrix' where an eigenspace is degenerate, else the scalar "
-                              "form, identical there). docs/theory.md, 'Degenerate "
-                              "eigenspaces'.", choices=("auto", "matrix", "equal_occupation")),
+                              "(the default: 'matrix' where a degenerate eigenspace has a "
+                              "traceless part sourced by the scattering, else the scalar form, "
+                              "exact there: no degeneracy, or P_s P_s' P_s proportional to P_s "
+                              "as for Kramers doublets of T and I symmetric models). The result "
+                              "attribute intraband_form records the form used. docs/theory.md, "
+                              "'Degenerate eigenspaces'.", choices=("auto", "matrix",
+                                                                    "equal_occupation")),
     },
     "slab": {
         "thickness_nm": Key("float", None, "nm", "Slab thickness d. Give this or "

@@ -35,6 +35,11 @@ map of the components; rank-1 states keep the scalar map (no U needed).
 Diffuse re-emission puts the scalar part Phi P_s on every outgoing state
 (the incoming flux of the trace, Tr[F], is re-emitted; the pseudospin of a
 doublet is not remembered).
+
+'auto' (the default of ``disorder.intraband_form``, :func:`resolve_form`) runs this form only
+where the traceless part is sourced: if P_s b P_s is proportional to P_s for every degenerate
+state and every matrix b of the scalar collision basis (:func:`traceless_sources`; Kramers
+doublets of T and I symmetric models), F = phi P_s exactly and the scalar pipeline is run.
 """
 import numpy as np
 
@@ -50,17 +55,109 @@ log = get_logger("distribution")
 FORMS = ("auto", "matrix", "equal_occupation")
 
 
-def use_matrix(form, fs):
-    """Whether a run uses the matrix distribution: ``form`` of ``disorder.intraband_form``.
+#: relative size of the traceless part of P_s b P_s below which 'auto' takes the scalar form
+TRACELESS_TOL = 1e-10
+#: complex entries of one chunk of the traceless-source check (bounded memory)
+_CHECK_CHUNK = 2 ** 21
 
-    'matrix': always; 'equal_occupation': never (the paper's form); 'auto': where an
-    eigenspace on the Fermi surface is degenerate (rank > 1).
+
+def traceless_sources(fs, basis, backend=None):
+    """Largest traceless part of P_s b P_s over the degenerate states s and the basis b.
+
+    For a degenerate state (rank r > 1, eigenvectors V_s (N, r)) and every matrix b of the
+    scalar collision's compressed basis (which spans every P_s', hence the local moments M(x)
+    of any scalar distribution and D = sum_s' w_s' P_s'), W = V_s^+ b V_s; its traceless part
+    W - Tr[W]/r is what the in- and out-scattering of a scalar F = phi P_s would feed into the
+    traceless components. One complex GEMM per chunk of states:
+    W_ij = sum_kl conj(V_ki) V_lj b_kl.
+
+    Parameters
+    ----------
+    fs : FermiSurface (or LatticeFermiSurface)
+    basis : (nb, N, N) complex
+        The compressed Hermitian basis of :class:`slabqkt.collision.Collision`.
+    backend : Backend, optional
+        Under MPI every rank checks its block of the degenerate states (``partition``) and
+        the maxima are combined over the ranks (``allreduce``); default: all states here.
+
+    Returns
+    -------
+    rel : float
+        max ||W - Tr[W]/r 1||_F / max ||Tr[W]/r 1||_F over the degenerate states of all ranks
+        and the basis (0 without degenerate states): dimensionless.
+    n_degenerate : int
+        Degenerate states on the Fermi surface (all ranks).
+    """
+    rank = np.asarray(fs.rank, int)
+    deg = np.nonzero(rank > 1)[0]
+    n_deg = len(deg)
+    if n_deg == 0:
+        return 0.0, 0
+    mine = deg if backend is None else deg[backend.partition(n_deg)]
+    es = fs.es
+    N = fs.model.N
+    b2 = np.asarray(basis, complex).reshape(len(basis), N * N).T  # (N^2, nb)
+    members = es.members(fs.group)
+    err = scale = 0.0
+    for r in np.unique(rank[mine]):
+        r = int(r)
+        sel = mine[rank[mine] == r]
+        step = max(1, _CHECK_CHUNK // (r * r * N * N))
+        for lo in range(0, len(sel), step):
+            st = sel[lo:lo + step]
+            cols = np.argsort(~members[st], axis=1, kind="stable")[:, :r]
+            V = np.take_along_axis(es.U[st], cols[:, None, :], axis=2)  # (n, N, r)
+            O = V.conj()[:, :, :, None, None] * V[:, None, None, :, :]  # (n, k, i, l, j)
+            O = O.transpose(0, 2, 4, 1, 3).reshape(len(st) * r * r, N * N)
+            W = (O @ b2).reshape(len(st), r, r, -1)  # W[s, i, j, b]
+            tr = np.einsum("siib->sb", W) / r
+            W[:, np.arange(r), np.arange(r), :] -= tr[:, None, :]
+            err = max(err, float(np.sqrt(np.sum(np.abs(W) ** 2, axis=(1, 2))).max()))
+            scale = max(scale, float(np.abs(tr).max() * np.sqrt(r)))
+    if backend is not None and backend.size > 1:
+        # maxima through the summing allreduce: every rank fills its own row
+        table = np.zeros((backend.size, 2))
+        table[backend.rank] = err, scale
+        err, scale = backend.allreduce(table).max(axis=0)
+    return (float(err / scale) if scale > 0 else 0.0), n_deg
+
+
+def resolve_form(form, fs, basis, backend=None):
+    """The intraband form a run uses for ``disorder.intraband_form`` = ``form``.
+
+    'matrix': always the matrix distribution; 'equal_occupation': the paper's form (the scalar
+    pipeline). 'auto': the matrix form where it can differ from the paper's. It cannot where
+    no eigenspace on the Fermi surface is degenerate, nor where every P_s b P_s (b in the
+    scalar collision basis) is proportional to P_s on every degenerate eigenspace
+    (:func:`traceless_sources` below :data:`TRACELESS_TOL`): the drive e E.v P_s is scalar,
+    so the traceless components obey a homogeneous equation with homogeneous boundary
+    conditions (diffuse walls re-emit the scalar part, specular walls map traceless to
+    traceless) and vanish: F = phi P_s exactly, and the scalar pipeline is the exact and
+    cheaper solver (docs/theory.md, "Degenerate eigenspaces"). Kramers doublets of T and I
+    symmetric models are such a case.
+
+    Returns
+    -------
+    used : str
+        'matrix' or 'equal_occupation'.
+    why : str
+        One line for the log.
     """
     if form == "matrix":
-        return True
+        return "matrix", "disorder.intraband_form = 'matrix'"
     if form == "equal_occupation":
-        return False
-    return bool(np.any(fs.rank > 1))
+        return "equal_occupation", "disorder.intraband_form = 'equal_occupation' (the paper's form)"
+    rel, n_deg = traceless_sources(fs, basis, backend)
+    if n_deg == 0:
+        return "equal_occupation", ("no degenerate eigenspace on the Fermi surface: the scalar "
+                                    "form is the matrix form")
+    if rel <= TRACELESS_TOL:
+        return "equal_occupation", (
+            f"traceless part not sourced: P_s M P_s and P_s D P_s are proportional to P_s on all "
+            f"{n_deg} degenerate states (traceless part {rel:.1e} relative <= {TRACELESS_TOL:g}) "
+            "and the drive is scalar, so F = phi P_s and the paper's form is exact here")
+    return "matrix", (f"traceless part sourced on the degenerate eigenspaces ({n_deg} states, "
+                      f"P_s b P_s traceless part {rel:.2g} relative): the matrix form")
 
 
 def _pair_index(r):
@@ -288,10 +385,13 @@ class MatrixSlabBoltzmann(SlabBoltzmann):
         As :class:`SlabBoltzmann`.
     model : Model
         Provides ``mirror_x`` when a degenerate state meets a wall with p > 0.
+    form : str
+        The case's ``disorder.intraband_form`` ('matrix' or 'auto'), for the error message.
     """
 
     def __init__(self, fs, collision, grid, p_left, p_right, field, pairs=None, allreduce=None,
-                 model=None):
+                 model=None, form="matrix"):
+        self.form = form
         self.fs, self.coll, self.grid = fs, collision, grid
         self.allreduce = allreduce or (lambda a: a)
         self.field = np.asarray(field, float)
@@ -359,7 +459,7 @@ class MatrixSlabBoltzmann(SlabBoltzmann):
                                      "operator (mirror_x)")
                 model.mirror_x(fs.k[:1])  # every rank alike: the same error everywhere
             except ModelError as exc:
-                raise CaseError("disorder.intraband_form", "matrix",
+                raise CaseError("disorder.intraband_form", self.form,
                                 f"a degenerate eigenspace meets a specular wall and needs the "
                                 f"model's mirror operator: {exc}; allowed: 'equal_occupation' "
                                 "(the paper's form), or diffuse walls (specularity 0)") from None

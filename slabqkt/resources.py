@@ -13,9 +13,11 @@ Fermi points, r <= N^2 collision moments and n = n_x + 1 nodes:
 - the slab sweep: about 12 arrays of n x S/ranks floats (transfer factors, sources,
   characteristics, phi and its gradient);
 - GMRES: (restart + 2) vectors of n r + 2 unknowns;
-- the matrix intraband distribution (``disorder.intraband_form`` 'matrix' or 'auto'): r_s^2
+- the matrix intraband distribution (``disorder.intraband_form`` 'matrix'): r_s^2
   components per point, counted as 2 S (doublets), each with its operator G_a (N^2 complex) and
-  its N^2 basis coefficients before compression; the sweep runs over components.
+  its N^2 basis coefficients before compression; the sweep runs over components. 'auto' is
+  estimated as the scalar form first and checked again as 'matrix' once the Fermi surface shows
+  that it resolves to the matrix form (:mod:`slabqkt.simulation`).
 
 The estimate is an upper bound of the peak within a factor of about 2; more than the memory
 the machine has available (``MemAvailable`` of /proc/meminfo) is an error before the run
@@ -112,7 +114,7 @@ def estimate(case, ranks=1, bands=None):
         "krylov": 0,
     }
     units = S
-    if case["disorder"].get("intraband_form", "equal_occupation") != "equal_occupation":
+    if case["disorder"].get("intraband_form", "auto") == "matrix":
         units = 2 * S  # components of doublets (distribution.Components)
         out["fermi_surface"] += units * (N2 * (16 + 8) + r * 8)
     if z["nodes"] is not None:

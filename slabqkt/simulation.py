@@ -17,7 +17,7 @@ import numpy as np
 from . import case as case_mod
 from .boltzmann import BulkBoltzmann, SlabBoltzmann
 from .collision import Collision, check_merged_splitting, n_i_v0_sq_from_case
-from .distribution import MatrixBulkBoltzmann, MatrixCollision, MatrixSlabBoltzmann, use_matrix
+from .distribution import MatrixBulkBoltzmann, MatrixCollision, MatrixSlabBoltzmann, resolve_form
 from .edge import cell_integrals, edge_quantities
 from .errors import CaseError, ModelError
 from .fermi_surface import FermiSurface, band_extrema
@@ -126,9 +126,18 @@ class Simulation:
         self.n_i_v0_sq = n_i_v0_sq_from_case(self.case["disorder"], self.fs)
         self.coll = Collision(self.fs, self.n_i_v0_sq)
         self.tau = self.coll.mean_tau()
-        #: the matrix intraband distribution (docs/theory.md, "Degenerate eigenspaces")
-        self.matrix = use_matrix(self.case["disorder"].get("intraband_form", "equal_occupation"),
-                                 self.fs)
+        #: the matrix intraband distribution (docs/theory.md, "Degenerate eigenspaces"); 'auto'
+        #: takes the scalar form where it is exact (distribution.resolve_form)
+        form = self.case["disorder"].get("intraband_form", "auto")
+        with stage("intraband_form"):
+            self.intraband_form, why = resolve_form(form, self.fs, self.coll.basis, self.backend)
+        if form == "auto":
+            log.info("disorder.intraband_form = 'auto' -> '%s': %s", self.intraband_form, why)
+        self.matrix = self.intraband_form == "matrix"
+        if self.matrix and form != "matrix":  # the estimate of 'auto' was the scalar one
+            check_memory({**self.case, "disorder": {**self.case["disorder"],
+                                                     "intraband_form": "matrix"}},
+                         ranks=self.backend.size, bands=self.model.N)
         if self.matrix:
             self.coll = MatrixCollision(self.fs, self.n_i_v0_sq)
         check_merged_splitting(self.fs, self.tau)
@@ -215,7 +224,8 @@ class Simulation:
         if self.matrix:
             return MatrixSlabBoltzmann(self.fs, self.coll, self.grid, pL, pR, self.field,
                                        pairs=mine, allreduce=self.backend.allreduce,
-                                       model=self.model)
+                                       model=self.model,
+                                       form=self.case["disorder"].get("intraband_form", "auto"))
         return SlabBoltzmann(self.fs, self.coll, self.grid, pL, pR, self.field, pairs=mine,
                              allreduce=self.backend.allreduce)
 
@@ -318,8 +328,7 @@ class Simulation:
         sub["fermi_surface"]["fermi_level_eV"] = float(energy)
         sub["temperature"]["kelvin"] = 0.0
         sub["disorder"] = {"n_i_v0_sq": self.n_i_v0_sq,
-                           "intraband_form": self.case["disorder"].get("intraband_form",
-                                                                       "equal_occupation")}
+                           "intraband_form": self.case["disorder"].get("intraband_form", "auto")}
         sub["slab"].pop("thickness_mfp", None)
         if self.thickness is not None:
             sub["slab"]["thickness_nm"] = float(self.thickness)
@@ -356,6 +365,8 @@ class Simulation:
         without one).
         """
         slices = self._slices()
+        #: the intraband form each slice used ('auto' decides per energy)
+        self._slice_forms = sorted({sim.intraband_form for sim, _, _ in slices})
         sums, check_sum, extras = None, 0.0, []
         prog = Progress(len(slices), "energy slices") if len(slices) > 1 else None
         has_check = any(c is not None for _, _, c in slices)
@@ -473,7 +484,10 @@ class Simulation:
             "dimension": d,
             "field_V_per_nm": self.field.tolist(),
             "n_fermi_points": int(self.fs.n_states),
-            "intraband_form": "matrix" if self.matrix else "equal_occupation",
+            # the form used (what 'auto' resolved to); 'equal_occupation+matrix' when the
+            # energy slices of a T > 0 run resolved differently
+            "intraband_form": "+".join(getattr(self, "_slice_forms", None)
+                                       or [self.intraband_form]),
             "min_interband_gap_eV": float(self.observables.min_gap),
             **self._film_attrs(),
             "hbar_eV_fs": HBAR,

@@ -23,8 +23,13 @@ checked (physics, not earlier outputs of the code):
   the lattice mirror operator of branch 'mirror');
 - mode off: the run is the scalar pipeline, bit for bit; a missing mirror operator is a
   one-line CaseError on disorder.intraband_form;
-- MPI: a 2-rank PETSc run of the matrix mode equals the serial SciPy run; the PETSc backend
-  agrees in one process.
+- 'auto' (the default): the matrix form where a degenerate eigenspace has its traceless part
+  sourced (orbital_p: equals 'matrix' bit for bit), the exact shortcut to the scalar pipeline
+  where P_s b P_s is proportional to P_s for the whole collision basis (Kramers doublets:
+  equals the paper's form bit for bit, no mirror operator needed), the form used in the
+  result file, the missing-mirror CaseError under 'auto';
+- MPI: a 2-rank PETSc run of the matrix mode equals the serial SciPy run ('auto' resolves
+  alike on every rank); the PETSc backend agrees in one process.
 """
 import importlib.util
 import subprocess
@@ -38,7 +43,8 @@ from conftest import REQUIRE_MPI, merge
 from slabqkt import CaseError, ModelError, Simulation, resolve
 from slabqkt.boltzmann import SlabBoltzmann
 from slabqkt.collision import Collision
-from slabqkt.distribution import Components, MatrixCollision
+from slabqkt.distribution import (TRACELESS_TOL, Components, MatrixCollision,
+                                  traceless_sources)
 from slabqkt.models import OrbitalP
 from slabqkt.observables import PARTS
 
@@ -413,10 +419,10 @@ def test_orbital_p_specular_slab_is_bulk():
 # mode off, errors
 # ---------------------------------------------------------------------------
 def test_mode_off_is_the_scalar_pipeline_bit_for_bit():
-    """intraband_form = 'equal_occupation' (the default): the scalar Collision and
+    """intraband_form = 'equal_occupation' (the paper's form): the scalar Collision and
     SlabBoltzmann, and the same numbers bit for bit as a by-hand scalar solve."""
     sim, res = run("orb_p", ORB, PAPER)
-    assert Simulation(case(ORB)).case["disorder"]["intraband_form"] == "equal_occupation"
+    assert res.attrs["intraband_form"] == "equal_occupation"
     assert type(sim.coll) is Collision and type(sim.problem()) is SlabBoltzmann
     fs = sim.fs
     coll = Collision(fs, sim.n_i_v0_sq)
@@ -445,6 +451,94 @@ def test_missing_mirror_operator_is_a_case_error(monkeypatch):
         resolve(merge(ORB, {"disorder": {"intraband_form": "traceless"}}))
 
 
+# ---------------------------------------------------------------------------
+# 'auto' (the default): the matrix form where the traceless part is sourced
+# ---------------------------------------------------------------------------
+def test_default_is_auto():
+    assert resolve(ORB)["disorder"]["intraband_form"] == "auto"
+    assert resolve(SOC)["disorder"]["intraband_form"] == "auto"
+
+
+def test_auto_on_orbital_p_runs_the_matrix_form():
+    """2D and 3D orbital_p: P_s P_s' P_s has a traceless part on the transverse doublet (2D: the
+    in-plane orbital and p_z scatter differently; 3D: P M(x) P near a wall), so 'auto' is the
+    matrix form: the 2D strip equals intraband_form = 'matrix' bit for bit."""
+    sim_m, m = run("orb_m", ORB, MATRIX)
+    sim = Simulation(case(ORB))
+    assert sim.intraband_form == "matrix" and isinstance(sim.coll, MatrixCollision)
+    res = sim.run()
+    assert res.attrs["intraband_form"] == "matrix"
+    for name in m.observables:
+        for part in PARTS:
+            assert np.array_equal(res.profile(name, part), m.profile(name, part)), (name, part)
+            assert res.bulk[name][part] == m.bulk[name][part], (name, part)
+    rel, n_deg = traceless_sources(sim.fs, sim.fs._collision_basis[4])
+    assert n_deg == int(np.sum(sim.fs.rank == 2)) > 0 and rel > 0.1
+    assert Simulation(case(ORB3, {"slab": {"n_x": 4}})).intraband_form == "matrix"
+
+
+def test_auto_on_kramers_lattice_takes_the_exact_shortcut(tmp_path):
+    """Kramers doublets (T and I): P_s b P_s is a multiple of P_s for every basis matrix b of
+    the scalar collision (Theta-even operators on a doublet), so 'auto' runs the scalar
+    pipeline (no matrix components, no mirror operator needed) and equals the paper's form bit
+    for bit; the matrix form gives the same to 1e-9 (its traceless part vanishes, test above).
+    The result file records the form used."""
+    from slabqkt.result import load_result
+    sim_p, p = run("soc_p", SOC, PAPER)
+    sim = Simulation(case(SOC))
+    assert np.all(sim.fs.rank == 2)
+    assert sim.intraband_form == "equal_occupation" and type(sim.coll) is Collision
+    rel, n_deg = traceless_sources(sim.fs, sim.coll.basis)
+    assert n_deg == sim.fs.n_states and rel <= TRACELESS_TOL
+    res = sim.run()
+    for name in p.observables:
+        for part in PARTS:
+            assert np.array_equal(res.profile(name, part), p.profile(name, part)), (name, part)
+            assert res.bulk[name][part] == p.bulk[name][part], (name, part)
+    assert res.conductivity_ratio == p.conductivity_ratio
+    out = tmp_path / "soc_auto.h5"
+    res.save(str(out))
+    back = load_result(str(out))
+    assert back.attrs["intraband_form"] == "equal_occupation"
+    assert back.case["disorder"]["intraband_form"] == "auto"
+    _, m = run("soc_m", SOC, MATRIX)
+    compare(res, m, 1e-9, scale=scales(p))
+
+
+def test_auto_without_mirror_operator(monkeypatch):
+    """'auto' where the traceless part is sourced (2D orbital_p) and a wall reflects
+    specularly but the model has no mirror operator: the one-line CaseError on
+    disorder.intraband_form = 'auto' naming the remedy 'equal_occupation'. Where the shortcut
+    holds (Kramers lattice model) no mirror operator is needed."""
+    def no_mirror(self, k):
+        raise ModelError("no mirror operator (test stand-in)")
+    monkeypatch.setattr(OrbitalP, "mirror_x", no_mirror)
+    with pytest.raises(CaseError, match=r"^disorder.intraband_form = 'auto': .*mirror.*"
+                                        r"'equal_occupation'") as err:
+        Simulation(case(ORB, {"slab": {"n_x": 10}})).run()
+    assert "\n" not in str(err.value)
+    sim = Simulation(case(SOC, {"slab": {"n_x": 10},
+                                "boundaries": {"left": {"specularity": 0.5}}}))
+    monkeypatch.setattr(type(sim.model), "mirror_x", no_mirror)
+    assert sim.intraband_form == "equal_occupation"
+    assert 0 < sim.run().conductivity_ratio < 1
+
+
+def test_auto_memory_estimate(monkeypatch):
+    """'auto' is estimated as the scalar form before the Fermi surface and checked again as
+    'matrix' when it resolves to it: a machine with memory for the scalar run only refuses the
+    2D orbital_p strip under 'auto' (one-line CaseError) and runs it in the paper's form."""
+    from slabqkt import resources
+    raw = case(ORB)
+    scalar = resources.estimate(raw, bands=3)["total"]
+    matrix = resources.estimate(case(ORB, MATRIX), bands=3)["total"]
+    assert scalar == resources.estimate(case(ORB, PAPER), bands=3)["total"] < matrix
+    monkeypatch.setattr(resources, "available_bytes", lambda: (scalar + matrix) // 2)
+    with pytest.raises(CaseError, match="the run needs about"):
+        Simulation(raw)
+    Simulation(case(ORB, PAPER))
+
+
 def test_components_of_states_layout():
     sim = Simulation(case(ORB, MATRIX, {"slab": {"n_x": 4}}))
     comp = Components(sim.fs)
@@ -462,8 +556,10 @@ def test_components_of_states_layout():
 HAVE_PETSC = all(importlib.util.find_spec(m) is not None for m in ("petsc4py", "mpi4py"))
 needs_petsc = pytest.mark.skipif(not HAVE_PETSC and not REQUIRE_MPI,
                                  reason="petsc4py/mpi4py not importable (make mpi)")
+# 'auto' (the default), which resolves to the matrix form here: on 2 ranks the
+# traceless-source check runs over each rank's block of states and is combined
 MPI_CASE = merge(ORB, {"name": "traceless_mpi", "slab": {"thickness_mfp": 3.0, "n_x": 30},
-                       "disorder": {"intraband_form": "matrix"}, "output": {"plots": False}})
+                       "disorder": {"intraband_form": "auto"}, "output": {"plots": False}})
 MPI_CASE["boundaries"] = {"left": {"specularity": 0.4}, "right": {"roughness_nm": 0.05}}
 
 
@@ -483,15 +579,20 @@ MPI_SOC["boundaries"] = {"left": {"specularity": 0.3}, "right": {"roughness_nm":
 
 @pytest.mark.mpi
 @needs_petsc
-@pytest.mark.parametrize("which", ["orbital_p", "kramers_lattice"])
+@pytest.mark.parametrize("which", ["orbital_p", "kramers_lattice", "kramers_auto"])
 def test_two_ranks_equal_serial(which, tmp_path):
     """2 ranks (states split, PETSc) = one (SciPy) to 1e-10: the 2D orbital_p strip (p = 0.4
-    and a rough wall) and the Kramers lattice model (its Fermi surface split over ranks too)."""
+    and a rough wall) and the Kramers lattice model (its Fermi surface split over ranks too),
+    in the matrix form; under 'auto' (the traceless-source check split over the ranks) the
+    orbital_p strip resolves to the matrix form and the Kramers model to the paper's form on
+    every rank."""
     from conftest import mpich_launcher, subprocess_env
     from slabqkt.case import to_toml
     from slabqkt.result import load_result
-    raw = MPI_CASE if which == "orbital_p" else MPI_SOC
-    if which != "orbital_p" and not _lattice_mirror_available():
+    raw = {"orbital_p": MPI_CASE, "kramers_lattice": MPI_SOC,
+           "kramers_auto": merge(MPI_SOC, {"disorder": {"intraband_form": "auto"}})}[which]
+    form = "equal_occupation" if which == "kramers_auto" else "matrix"
+    if which == "kramers_lattice" and not _lattice_mirror_available():
         pytest.skip("the lattice model has no mirror operator yet (branch 'mirror')")
     exe = mpich_launcher()
     path = tmp_path / "traceless_mpi.toml"
@@ -503,7 +604,7 @@ def test_two_ranks_equal_serial(which, tmp_path):
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     mpi = load_result(str(out))
-    assert mpi.attrs["ranks"] == 2 and mpi.attrs["intraband_form"] == "matrix"
+    assert mpi.attrs["ranks"] == 2 and mpi.attrs["intraband_form"] == form
     sim = Simulation(resolve(raw))
     ref = tag(sim, sim.run())
     assert mpi.conductivity_ratio == pytest.approx(ref.conductivity_ratio, rel=1e-10)
