@@ -217,3 +217,19 @@ def test_driver_temperature_is_the_weighted_sum_of_slices():
         r = run_kubo(cold, [1.0], SampleOptions(n_angles=8), qkt=False)
         total += w * r.values["current_y"]["total"][0]
     assert warm.values["current_y"]["total"][0] == pytest.approx(total, rel=1e-10)
+
+
+def test_cubic_lattice_drude_vs_boltzmann():
+    """3D cubic lattice, one band, scalar point disorder (mu = 1 eV, tau = 2 fs): the ladder
+    vertex correction of the current vanishes (v is odd in k, the kernel k independent), so the
+    1/Gamma part of the Kubo conductivity (fit a/s + b through s = 1, 1/2) is the Boltzmann
+    (QKT intra) conductivity within 1 %, and the vertex part is below 1e-8 of it."""
+    case = resolve({"name": "cubic", "model": {"kind": "cubic", "dimension": 3},
+                    "fermi_surface": {"fermi_level_eV": 1.0, "lattice_grid": 12, "sea_grid": 8},
+                    "disorder": {"tau_fs": 2.0}, "field": {"direction": [0.0, 1.0, 0.0]},
+                    "observables": {"names": ["current_y"]}})
+    res = run_kubo(case, (1.0, 0.5), SampleOptions(lattice={"n_k": 8, "resolution": 0.5,
+                                                            "window": 2.0}))
+    f = res.fits["current_y"]
+    assert f["total"]["a"] == pytest.approx(res.qkt["current_y"]["intra"], rel=1e-2)
+    assert np.abs(res.values["current_y"]["vertex"]).max() < 1e-8 * f["total"]["a"]
