@@ -71,8 +71,9 @@ def rashba(resolutions, scale_sets):
 
 
 def versus_qkt(title, path, overrides, rows, resolutions, scale_sets):
-    """A ready case: rows (observable, Kubo part, fit coefficient, QKT parts summed)."""
-    case = load_case(path, overrides)
+    """A ready case (a path, or a resolved case dict): rows (observable, Kubo part, fit
+    coefficient, QKT parts summed)."""
+    case = path if isinstance(path, dict) else load_case(path, overrides)
     print(title)
     head = "".join(f" {o + ':' + p + '.' + c:>30}" for o, p, c, _ in rows)
     print(f"{'angles':>6} {'gauss':>5} {'tail':>5} {'strengths':>10}{head} {'s':>6}")
@@ -95,7 +96,7 @@ def versus_qkt(title, path, overrides, rows, resolutions, scale_sets):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", default="rashba,fm,orbital,orbital3d")
+    ap.add_argument("--only", default="rashba,fm,orbital,orbital3d,fm3d")
     ap.add_argument("--quick", action="store_true", help="two resolutions, one strength set")
     a = ap.parse_args(argv)
     only = a.only.split(",")
@@ -128,6 +129,22 @@ def main(argv=None):
                    [("orbital_current_zx", "total", "b", ("intrinsic", "disorder")),
                     ("current_y", "total", "a", ("intra",))], res3,
                    {"1..1/8": SCALE_SETS["1..1/8"]})
+    if "fm3d" in only:
+        from slabqkt.case import resolve
+        case = resolve({"name": "rashba_fm_3d",
+                        "model": {"kind": "rashba", "dimension": 3, "effective_mass": 0.5,
+                                  "alpha_R": 0.05, "exchange_eV": 0.05},
+                        "fermi_surface": {"fermi_level_eV": 0.2, "n_angles": 32, "n_polar": 16},
+                        "disorder": {"tau_fs": 20.0}, "field": {"direction": [1.0, 0.0, 0.0]},
+                        "observables": {"names": ["spin_x", "spin_current_zy"]}})
+        res3 = [(12, 10, 30.0), (20, 10, 30.0)] if not a.quick else [(12, 10, 30.0)]
+        versus_qkt("3D Rashba ferromagnet (J_e = 0.05 eV, eps_F = 0.2 eV): interband Kubo / QKT - 1",
+                   case, [],
+                   [("spin_x", "total_inter", "b", ("intrinsic", "disorder")),
+                    ("current_y", "total_inter", "b", ("intrinsic", "disorder")),
+                    ("spin_current_zy", "total_inter", "b", ("intrinsic", "disorder")),
+                    ("spin_x", "total_intra", "b", ("intrinsic", "disorder"))], res3,
+                   {"1..1/8": SCALE_SETS["1..1/8"], "1/2..1/16": SCALE_SETS["1/2..1/16"]})
 
 
 if __name__ == "__main__":

@@ -7,5 +7,5 @@ Modules: :mod:`.sample` (k rules, :class:`KSample`), :mod:`.self_energy` (SCBA),
 formulas), :mod:`.operators`, :mod:`.response` (:func:`kubo_response`), :mod:`.extrapolate`
 (Gamma -> 0), :mod:`.driver` (case -> result file).
 """
-from .response import PARTS, KuboResponse, kubo_response  # noqa: F401
+from .response import PARTS, SPLIT_PARTS, KuboResponse, kubo_response  # noqa: F401
 from .sample import KSample, continuum_sample  # noqa: F401

@@ -1,4 +1,4 @@
-"""The Kubo-Bastin formula at T = 0 (Crepieux & Bruno, PRB 64, 014416 (2001), Eqs. 13-14).
+"""The Kubo-Bastin formula at T = 0 (Crepieux & Bruno, PRB 64, 014416 (2001)).
 
 The response of an observable O to a uniform static field E (potential -e E.r, e = -|e|)
 is delta<O> = chi |E| with, for the field direction n and v = n.(dh/dk)/hbar,

@@ -22,7 +22,7 @@ from ..errors import SlabQKTError
 from ..tools import get_logger
 from ..units import HBAR
 from .extrapolate import extrapolate
-from .response import PARTS, kubo_response
+from .response import PARTS, SPLIT_PARTS, kubo_response
 from .sample import continuum_sample
 
 log = get_logger("kubo")
@@ -153,8 +153,11 @@ class KuboResult:
                  f"{'a + b':>16}{'at s = 1':>16}"]
         for name in self.values:
             unit = _density_unit(self.units[name], d)
-            for part, label in (("total", "Kubo ladder"), ("total_bare", "Kubo bare"),
+            for part, label in (("total", "Kubo ladder"), ("total_intra", "  intraband"),
+                                ("total_inter", "  interband"), ("total_bare", "Kubo bare"),
                                 ("vertex", "vertex corr."), ("II", "Fermi sea II")):
+                if part not in self.fits[name]:
+                    continue
                 f = self.fits[name][part]
                 v1 = self.values[name][part][int(np.argmin(abs(self.scales - 1)))]
                 lines.append(f"{name if part == 'total' else '':<20}{label:<12}{f['a']:>16.7g}"
@@ -173,7 +176,7 @@ def _density_unit(u, d):
 
 
 def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=None, qkt=True,
-             vertex_rr=True):
+             vertex_rr=True, band_split=True):
     """Evaluate the Kubo response of a resolved case at several disorder strengths.
 
     Parameters
@@ -190,6 +193,8 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
         k points are split over its ranks; every k-sum is reduced over them.
     qkt : bool
         Also evaluate the kinetic-theory bulk parts (the side-by-side report).
+    band_split : bool
+        Also split every response into its intraband and interband parts (SPLIT_PARTS).
 
     Returns
     -------
@@ -223,7 +228,8 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
         rank, size, allreduce = 0, 1, None
     energies, eweights = energy_rule(case, sim)
     custom = case["observables"].get("custom")
-    values = {n: {p: np.zeros(len(scales)) for p in PARTS} for n in names}
+    parts = PARTS + (SPLIT_PARTS if band_split else ())
+    values = {n: {p: np.zeros(len(scales)) for p in parts} for n in names}
     gammas = np.zeros(len(scales))
     info = []
     gamma_case = HBAR / (2 * sim.tau)  # the broadening of the case's disorder (sample widths)
@@ -239,9 +245,9 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
                 build_sample(model, e, s * gamma_case, options).local(rank, size)
             r = kubo_response(model, sample, e, s * n_case, field, names, allreduce=allreduce,
                               real_part=real_part, custom=custom, vertex_rr=vertex_rr,
-                              gamma_guess=s * gamma_case)
+                              gamma_guess=s * gamma_case, band_split=band_split)
             for n in names:
-                for p in PARTS:
+                for p in parts:
                     values[n][p][i] += we * r.parts[n][p] * E
             gammas[i] += we * r.gamma
             info.append({"scale": s, "energy_eV": e, "k_points": sample.info.get("global_size",
@@ -251,7 +257,7 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
                      "iterations, %d zero mode(s) of the RA ladder (smallest singular value "
                      "%.2g)", s, e, r.gamma, info[-1]["k_points"], r.info["scba_iterations"],
                      r.info["zero_modes"], r.info["ward_smin"])
-    fits = {n: {p: extrapolate(scales, values[n][p]) for p in PARTS} for n in names}
+    fits = {n: {p: extrapolate(scales, values[n][p]) for p in parts} for n in names}
     units = {o.name: o.unit for o in sim.observables.observables}
     q = {}
     if qkt:

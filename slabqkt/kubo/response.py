@@ -18,6 +18,9 @@ from .vertex import kernel_local, solve_ladder
 H_CACHE_BYTES = 2 ** 28
 #: parts of every observable (docs/kubo.md)
 PARTS = ("I_bare", "I_dressed", "vertex", "II", "total_bare", "total")
+#: with band_split: the totals of the intraband (sum_n P_n O P_n) and interband
+#: (sum_{n != m} P_n O P_m) parts of the observable, with and without vertex corrections
+SPLIT_PARTS = ("total_intra", "total_inter", "total_bare_intra", "total_bare_inter")
 
 
 @dataclasses.dataclass
@@ -57,7 +60,8 @@ def _tr(A, B):
 
 def kubo_response(model, sample, energy_eV, n_i_v0_sq, field_direction, observables,
                   allreduce=None, real_part="traceless", custom=None, vertex_rr=True,
-                  chunk=16384, sigma=None, gamma_guess=None, scba_tol=1e-13, null_rtol=1e-8):
+                  chunk=16384, sigma=None, gamma_guess=None, scba_tol=1e-13, null_rtol=1e-8,
+                  band_split=False, degeneracy_tol_eV=1e-8):
     """Kubo-Bastin response with self-consistent Born Sigma and ladder vertex corrections.
 
     Parameters
@@ -82,6 +86,11 @@ def kubo_response(model, sample, energy_eV, n_i_v0_sq, field_direction, observab
         Dress the G^R v G^R terms by their own ladder too.
     sigma : (N, N), optional
         A given Sigma^R (skips the SCBA iteration, e.g. a constant broadening -i Gamma).
+    band_split : bool
+        Also evaluate the observable's intraband part sum_n P_n O P_n and interband part
+        sum_{n != m} P_n O P_m (P_n the eigenprojectors of h(k), eigenvalues closer than
+        degeneracy_tol_eV grouped): the parts SPLIT_PARTS, the Kubo counterparts of the
+        kinetic theory's intra and intrinsic + disorder parts (docs/kubo.md).
 
     Returns
     -------
@@ -115,7 +124,8 @@ def kubo_response(model, sample, energy_eV, n_i_v0_sq, field_direction, observab
         sig, scba_it = se.sigma, se.iterations
     else:
         sig, scba_it = np.asarray(sigma, complex), 0
-    nop = len(ops)
+    nbase = len(ops)
+    nop = nbase * (3 if band_split else 1)
     N2 = N * N
     acc = {"K_RA": np.zeros((N2, N2), complex), "K_RR": np.zeros((N2, N2), complex),
            "b_RA": np.zeros((N, N), complex), "b_RR": np.zeros((N, N), complex),
@@ -138,6 +148,14 @@ def kubo_response(model, sample, energy_eV, n_i_v0_sq, field_direction, observab
         acc["b_RA"] += np.einsum("k,kab->ab", wk, RvA)
         acc["b_RR"] += np.einsum("k,kab->ab", wk, RvR)
         Ok = [o(dh) for o in ops]
+        if band_split and len(wk):
+            e, U = np.linalg.eigh(hk)
+            same = np.abs(e[:, :, None] - e[:, None, :]) < degeneracy_tol_eV
+            Uh = U.conj().swapaxes(-1, -2)
+            intra = [U @ ((Uh @ O @ U) * same) @ Uh for O in Ok]
+            Ok = Ok + intra + [O - Oi for O, Oi in zip(Ok, intra)]
+        elif band_split:
+            Ok = Ok * 3
         for i, O in enumerate(Ok):
             acc["bare_RA"][i] += wk @ _tr(O, RvA)
             acc["bare_RR"][i] += wk @ _tr(O, RvR)
@@ -174,16 +192,23 @@ def kubo_response(model, sample, energy_eV, n_i_v0_sq, field_direction, observab
     else:
         Xi_RR, smin_rr = np.zeros((N, N), complex), 1.0
     pref = E_CHARGE * HBAR / (2 * np.pi)
-    parts, units = {}, {}
-    for i, o in enumerate(ops):
+    def three(i):
         ra, rr = acc["bare_RA"][i], acc["bare_RR"][i]
         ra_d = ra + np.sum(acc["M_RA"][i] * Xi_RA.T)   # Tr[M Xi] = sum M_ab Xi_ba
         rr_d = rr + np.sum(acc["M_RR"][i] * Xi_RR.T)
-        Ib = pref * float(np.real(ra - rr))
-        Id = pref * float(np.real(ra_d - rr_d))
-        II = pref * float(np.real(acc["II"][i]))
+        return (pref * float(np.real(ra - rr)), pref * float(np.real(ra_d - rr_d)),
+                pref * float(np.real(acc["II"][i])))
+
+    parts, units = {}, {}
+    for i, o in enumerate(ops):
+        Ib, Id, II = three(i)
         parts[o.name] = {"I_bare": Ib, "I_dressed": Id, "vertex": Id - Ib, "II": II,
                          "total_bare": Ib + II, "total": Id + II}
+        if band_split:
+            for j, tag in ((i + nbase, "intra"), (i + 2 * nbase, "inter")):
+                Ib, Id, II = three(j)
+                parts[o.name]["total_" + tag] = Id + II
+                parts[o.name]["total_bare_" + tag] = Ib + II
         units[o.name] = o.unit
     gamma = float(-np.imag(np.trace(sig)) / N)
     info = {"scba_iterations": int(scba_it), "ward_smin": smin_ra, "rr_smin": smin_rr,
