@@ -15,7 +15,8 @@ Sections (docs/kubo.md, "Lattice models"):
   SLABQKT_MPIEXEC or /usr/bin/mpiexec.mpich);
 - ``kramers``: a Kramers-degenerate lattice model (orbital_p_lattice 2D, lambda_p = 0.3 eV):
   the Kubo ladder against the QKT (equal-occupation form for degenerate bands), spin and
-  orbital Hall: a measured side result, not a test.
+  orbital Hall, with the intraband (sum over the doublets P_n O P_n) and interband parts:
+  a measured side result, not a test.
 
 One BLAS thread per process.
 """
@@ -166,12 +167,14 @@ def kramers(quick):
     for name in ("spin_current_zx", "orbital_current_zx"):
         q = r.qkt[name]
         v = r.values[name]
-        for part, qp in (("total", q["total"]), ("total_bare", q["intrinsic"]),
+        for part, qp in (("total", q["total"]), ("total_inter", q["intrinsic"] + q["disorder"]),
+                         ("total_intra", q["intra"]), ("total_bare", q["intrinsic"]),
                          ("vertex", q["disorder"])):
             b2 = _poly_b(r.scales[:2], v[part][:2])
             b3 = _poly_b(r.scales, v[part]) if len(r.scales) > 2 else float("nan")
-            print(f"{name:20s} {part:10s}: Kubo line {b2:.5e}, parabola {b3:.5e}; QKT "
-                  f"{qp:.5e}  (line/QKT - 1 = {b2 / qp - 1:+.2e})")
+            rel = b2 / qp - 1 if qp else float("nan")
+            print(f"{name:20s} {part:11s}: Kubo line {b2:.5e}, parabola {b3:.5e}; QKT "
+                  f"{qp:.5e}  (line/QKT - 1 = {rel:+.2e})")
 
 
 SECTIONS = {"soc": soc, "nk": nk, "controls": controls, "mpi": mpi, "kramers": kramers}

@@ -122,6 +122,8 @@ def test_lattice_soc_spin_hall_vs_qkt():
     assert total == pytest.approx(q["total"], rel=2e-2)
     assert _poly_b(res.scales, v["total_bare"]) == pytest.approx(q["intrinsic"], rel=2e-2)
     assert _poly_b(res.scales, v["vertex"]) == pytest.approx(q["disorder"], rel=2e-2)
+    # non-degenerate bands with in-plane spin: no intraband spin current, all is interband
+    assert np.abs(v["total_intra"]).max() < 1e-10 * abs(total)
     runs = json.loads(res.attrs["runs"])
     assert all(r["zero_modes"] == 1 for r in runs)  # the Ward identity on the zone rule
 
