@@ -60,13 +60,23 @@ def _band_data(model, k, chunk=8192):
     return np.concatenate(ev), np.concatenate(g)
 
 
+#: the slabqkt kubo options of the controls
+_FLAGS = {"n_k": "--n-k", "margin": "--k-margin", "resolution": "--k-resolution",
+          "window": "--k-window"}
+
+
 def _check(name, value, lo, integer=False):
-    ok = value is not None and np.isfinite(value) and value >= lo
+    try:
+        ok = value is not None and bool(np.isfinite(value)) and value >= lo
+    except TypeError:
+        ok = False
     if integer:
         ok = ok and float(value) == int(value)
     if not ok:
         kind = "an integer" if integer else "a number"
-        raise SlabQKTError(f"kubo lattice sample {name} = {value!r}: allowed {kind} >= {lo}")
+        flag = f" ({_FLAGS[name]})" if name in _FLAGS else ""
+        raise SlabQKTError(f"kubo lattice sample {name}{flag} = {value!r}: allowed {kind} "
+                           f">= {lo}")
 
 
 def lattice_sample(model, n_k=None, energy_eV=None, broadening_eV=None, margin=2.0,
