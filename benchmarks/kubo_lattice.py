@@ -107,7 +107,7 @@ def controls(quick):
     sim = Simulation(spin_hall_case(rashba_tprime(), 2.5, 10.0, 64), "scipy")
     g = HBAR / (2 * sim.tau)
     E = np.linalg.norm(sim.field)
-    sets = [{}, {"resolution": 1.0, "window": 4.0}, {"resolution": 1.0}, {"margin": 3.0},
+    sets = [{}, {"resolution": 1.0, "window": 4.0}, {"slope": "band"}, {"resolution": 1.0}, {"margin": 3.0},
             {"window": 10.0}, {"resolution": 3.0}, {"far_rule": "midpoint", "margin": 4.0,
                                                      "window": 3.0},
             {"margin": 4.0, "resolution": 3.0, "window": 10.0}]

@@ -94,6 +94,10 @@ def _kubo_arguments(k):
                    "cells spread at most Gamma/this in energy (default 2)")
     k.add_argument("--k-window", type=float, default=None, help="lattice models: split cells "
                    "within this many Gamma of the Fermi level too (default 3)")
+    k.add_argument("--k-slope", choices=("bound", "band"), default=None, help="lattice "
+                   "models: energy spread of a cell from the bound on all band slopes "
+                   "(default, safe) or from each band's velocity (far fewer points for "
+                   "multiband models)")
     k.add_argument("--real-part", choices=("traceless", "none", "full"), default=None,
                    help="Hermitian part of the self-energy kept (default: traceless for "
                    "continuum models, full for lattice models)")
@@ -129,7 +133,8 @@ def _run_kubo(args, argv):
         check_output(out, args.force, protect=[args.case], formats=("slabqkt-kubo",))
     lattice = {key: val for key, val in (("n_k", args.n_k), ("margin", args.k_margin),
                                          ("resolution", args.k_resolution),
-                                         ("window", args.k_window)) if val is not None}
+                                         ("window", args.k_window),
+                                         ("slope", args.k_slope)) if val is not None}
     opts = SampleOptions(n_angles=args.n_angles, n_polar=args.n_polar, n_gauss=args.n_gauss,
                          tail_eV=args.tail_eV, lattice=lattice)
     with provenance.timing() as seconds:

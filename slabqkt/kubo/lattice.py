@@ -46,17 +46,25 @@ from .sample import KSample
 DEFAULT_N_K = {2: 64, 3: 24}
 
 
-def _band_data(model, k, chunk=8192):
-    """Eigenvalues (Nk, N) and the slope bound g (Nk,) (eV nm) at the points k."""
+def _band_data(model, k, slope="bound", chunk=8192):
+    """Eigenvalues (Nk, N) and slopes (eV nm) at the points k: 'bound', g (Nk, 1) =
+    (sum_i ||dh/dk_i||_2^2)^(1/2) for every band; 'band', |grad eps_n| (Nk, N) from
+    Hellmann-Feynman (the velocity of each band, no bound across the cell)."""
     ev, g = [], []
     for lo in range(0, len(k), chunk):
         kk = k[lo:lo + chunk]
-        ev.append(np.linalg.eigvalsh(model.h(kk)))
         dh = model.dh(kk)  # (n, d, N, N)
-        s = np.abs(np.linalg.eigvalsh(dh)).max(axis=-1)  # (n, d): ||dh/dk_i||_2
-        g.append(np.sqrt(np.sum(s * s, axis=-1)))
+        if slope == "band":
+            e, U = np.linalg.eigh(model.h(kk))
+            v = np.einsum("kan,kiab,kbn->kin", U.conj(), dh, U).real  # (n, d, N)
+            ev.append(e)
+            g.append(np.sqrt(np.sum(v * v, axis=1)))
+        else:
+            ev.append(np.linalg.eigvalsh(model.h(kk)))
+            s = np.abs(np.linalg.eigvalsh(dh)).max(axis=-1)  # (n, d): ||dh/dk_i||_2
+            g.append(np.sqrt(np.sum(s * s, axis=-1))[:, None])
     if not ev:
-        return np.zeros((0, model.N)), np.zeros(0)
+        return np.zeros((0, model.N)), np.zeros((0, 1))
     return np.concatenate(ev), np.concatenate(g)
 
 
@@ -81,7 +89,7 @@ def _check(name, value, lo, integer=False):
 
 def lattice_sample(model, n_k=None, energy_eV=None, broadening_eV=None, margin=2.0,
                    resolution=2.0, window=6.0, refine=2, max_levels=16, far_rule="gauss2",
-                   max_points=20_000_000):
+                   slope="bound", max_points=20_000_000):
     """Zone-grid k rule of a lattice model, refined around the Fermi surface.
 
     Parameters
@@ -111,6 +119,11 @@ def lattice_sample(model, n_k=None, energy_eV=None, broadening_eV=None, margin=2
         resolution): 'gauss2', the tensor 2-point Gauss rule (2^d points, error ~ (h/D)^4
         of the local integrand at a distance D, D >= margin h), or 'midpoint' (one point,
         error ~ (h/D)^2).
+    slope : str
+        The energy spread of a cell: 'bound' (default), g h with g the bound on every band's
+        slope (safe); 'band', |grad eps_n| h per band at the centre (Hellmann-Feynman;
+        fewer points in multiband models whose fast bands lie far from mu, but no bound
+        where a band curves strongly within a cell).
     max_points : int
         A rule growing beyond this many points is an error (raise Gamma or lower the
         controls) rather than a memory exhaustion.
@@ -133,6 +146,8 @@ def lattice_sample(model, n_k=None, energy_eV=None, broadening_eV=None, margin=2
     for name, val in (("margin", margin), ("window", window)):
         _check(name, val, 0.0)
     _check("resolution", resolution, 1e-3)
+    if slope not in ("bound", "band"):
+        raise SlabQKTError(f"kubo lattice sample slope = {slope!r}: allowed 'bound', 'band'")
     n_k, refine, max_levels = int(n_k), int(refine), int(max_levels)
     B = np.asarray(zone.reciprocal, float)
     k0, w0 = zone_grid(zone, n_k)
@@ -169,11 +184,12 @@ def lattice_sample(model, n_k=None, energy_eV=None, broadening_eV=None, margin=2
     while True:
         kk = frac @ B
         if refining and level < max_levels and len(frac):
-            ev, g = _band_data(model, kk)
+            ev, g = _band_data(model, kk, slope)
             h = side * half_diag
-            dist = np.min(np.maximum(np.maximum(e_lo - ev, ev - e_hi), 0.0), axis=-1)
-            near = dist < margin * g * h + window * gam
-            split = near & (g * h > gam / resolution)
+            dist = np.maximum(np.maximum(e_lo - ev, ev - e_hi), 0.0)  # (n, N)
+            near_n = dist < margin * g * h + window * gam
+            near = near_n.any(axis=-1)
+            split = (near_n & (g * h > gam / resolution)).any(axis=-1)
         else:
             split = near = np.zeros(len(frac), bool)
         keep = ~split
@@ -208,6 +224,6 @@ def lattice_sample(model, n_k=None, energy_eV=None, broadening_eV=None, margin=2
                 energy_eV=None if energy_eV is None else np.asarray(energy_eV, float).tolist(),
                 broadening_eV=None if broadening_eV is None else float(broadening_eV),
                 margin=float(margin), resolution=float(resolution), window=float(window),
-                refine=refine, far_rule=far_rule, levels=len(counts) - 1, points_per_level=counts,
+                refine=refine, far_rule=far_rule, slope=slope, levels=len(counts) - 1, points_per_level=counts,
                 finest_cell_nm_inv=float(finest), zone_volume=float(zone.volume))
     return KSample(k, w, d, info)
