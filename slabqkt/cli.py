@@ -85,6 +85,19 @@ def _kubo_arguments(k):
     k.add_argument("--n-gauss", type=int, default=10, help="Gauss nodes per radial panel")
     k.add_argument("--tail-eV", type=float, default=30.0, help="the k rule reaches where all "
                    "bands are this far above the Fermi level (default 30 eV)")
+    k.add_argument("--n-k", type=int, default=None, help="lattice models: base zone grid, "
+                   "cells per reciprocal axis (default 64 in 2D, 24 in 3D; "
+                   "slabqkt.kubo.lattice)")
+    k.add_argument("--k-margin", type=float, default=None, help="lattice models: split cells "
+                   "within this many of their energy spreads of the Fermi level (default 4)")
+    k.add_argument("--k-resolution", type=float, default=None, help="lattice models: finest "
+                   "cells spread at most Gamma/this in energy (default 2)")
+    k.add_argument("--k-window", type=float, default=None, help="lattice models: split cells "
+                   "within this many Gamma of the Fermi level too (default 3)")
+    k.add_argument("--k-slope", choices=("bound", "band"), default=None, help="lattice "
+                   "models: energy spread of a cell from the bound on all band slopes "
+                   "(default, safe) or from each band's velocity (far fewer points for "
+                   "multiband models)")
     k.add_argument("--real-part", choices=("traceless", "none", "full"), default=None,
                    help="Hermitian part of the self-energy kept (default: traceless for "
                    "continuum models, full for lattice models)")
@@ -118,8 +131,12 @@ def _run_kubo(args, argv):
     root = comm is None or comm.rank == 0
     if root:
         check_output(out, args.force, protect=[args.case], formats=("slabqkt-kubo",))
+    lattice = {key: val for key, val in (("n_k", args.n_k), ("margin", args.k_margin),
+                                         ("resolution", args.k_resolution),
+                                         ("window", args.k_window),
+                                         ("slope", args.k_slope)) if val is not None}
     opts = SampleOptions(n_angles=args.n_angles, n_polar=args.n_polar, n_gauss=args.n_gauss,
-                         tail_eV=args.tail_eV)
+                         tail_eV=args.tail_eV, lattice=lattice)
     with provenance.timing() as seconds:
         res = run_kubo(case, scales, opts, args.real_part, comm=comm, qkt=not args.no_qkt)
     if root:

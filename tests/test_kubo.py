@@ -12,7 +12,6 @@ import pytest
 from slabqkt.analytic import rashba_density
 from slabqkt.case import load_case, resolve
 from slabqkt.cli import main
-from slabqkt.errors import SlabQKTError
 from slabqkt.kubo import continuum_sample, kubo_response
 from slabqkt.kubo.bastin import sea_kernel, sea_local
 from slabqkt.kubo.driver import SampleOptions, run_kubo
@@ -349,11 +348,3 @@ def test_cli_kubo(tmp_path, capsys):
                  "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "--broadening" in err
-
-
-def test_temperature_refused():
-    case = resolve({"model": {"kind": "parabolic", "dimension": 2, "effective_mass": 0.5},
-                    "fermi_surface": {"fermi_level_eV": 0.1}, "disorder": {"tau_fs": 20.0},
-                    "temperature": {"kelvin": 10.0}})
-    with pytest.raises(SlabQKTError, match="temperature.kelvin"):
-        run_kubo(case, [1.0], SampleOptions(n_angles=8))

@@ -48,18 +48,11 @@ class SampleOptions:
     lattice: dict = dataclasses.field(default_factory=dict)
 
 
-def energy_rule(case):
-    """(energies (eV), weights) of the temperature average: T = 0 is the Fermi level alone.
-
-    T > 0 (every part averaged over energies with -df/deps, docs/kubo.md) is the business
-    of the lattice/temperature branch; here it is refused.
-    """
-    mu = case["fermi_surface"]["fermi_level_eV"]
-    T = case.get("temperature", {}).get("kelvin", 0.0)
-    if T > 0:
-        raise SlabQKTError(f"temperature.kelvin = {T:g}: slabqkt kubo evaluates T = 0 only "
-                           "(set temperature.kelvin = 0)")
-    return np.array([mu]), np.array([1.0])
+def energy_rule(case, sim=None):
+    """(energies (eV), weights) of the temperature average: T = 0 is the Fermi level alone;
+    T > 0 the -df/deps rule of the kinetic theory (slabqkt.kubo.temperature)."""
+    from .temperature import energy_rule as rule
+    return rule(case, sim)
 
 
 def build_sample(model, energy, broadening, options):
@@ -233,7 +226,7 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
             return out
     else:
         rank, size, allreduce = 0, 1, None
-    energies, eweights = energy_rule(case)
+    energies, eweights = energy_rule(case, sim)
     custom = case["observables"].get("custom")
     parts = PARTS + (SPLIT_PARTS if band_split else ())
     values = {n: {p: np.zeros(len(scales)) for p in parts} for n in names}
@@ -241,8 +234,15 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
     info = []
     gamma_case = HBAR / (2 * sim.tau)  # the broadening of the case's disorder (sample widths)
     for i, s in enumerate(scales):
+        shared = None
+        if lattice and len(energies) > 1:
+            # T > 0: one zone rule refined for the whole energy window serves every slice
+            # (the response is then a smooth function of the energy, slabqkt.kubo.temperature)
+            shared = build_sample(model, (float(energies.min()), float(energies.max())),
+                                  s * gamma_case, options).local(rank, size)
         for e, we in zip(energies, eweights):
-            sample = build_sample(model, e, s * gamma_case, options).local(rank, size)
+            sample = shared if shared is not None else \
+                build_sample(model, e, s * gamma_case, options).local(rank, size)
             r = kubo_response(model, sample, e, s * n_case, field, names, allreduce=allreduce,
                               real_part=real_part, custom=custom, vertex_rr=vertex_rr,
                               gamma_guess=s * gamma_case, band_split=band_split)
@@ -263,9 +263,11 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
     if qkt:
         res = sim.run_bulk()
         q = {n: {p: float(np.asarray(res.observables[n][p])) for p in QKT_PARTS} for n in names}
-    attrs = {"dimension": int(model.dimension), "fermi_level_eV": float(energies[0]),
+    attrs = {"dimension": int(model.dimension), "fermi_level_eV": float(case["fermi_surface"]["fermi_level_eV"]),
              "field_V_per_nm": np.asarray(field, float), "n_i_v0_sq": float(n_case),
              "tau_fs": float(sim.tau), "real_part": real_part, "vertex_rr": bool(vertex_rr),
+             "temperature_K": float(case.get("temperature", {}).get("kelvin", 0.0)),
+             "energy_slices": int(len(energies)),
              "ranks": int(size), "extrapolation": "per part: least squares of chi(s) on "
              "{1/s, 1, s, ..., s^order}; fit_a = 1/Gamma part at s = 1, fit_b = finite part",
              "sample": json.dumps(dataclasses.asdict(options)), "runs": json.dumps(info)}
