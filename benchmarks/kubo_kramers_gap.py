@@ -66,10 +66,12 @@ SPLITS = ("all", "intra", "inter")
 MU = 0.8
 
 
-def kramers_case():
+def kramers_case(mu=None):
+    """The case of benchmarks/kubo_lattice.py section kramers (Fermi level mu, default MU)."""
+    mu = MU if mu is None else float(mu)
     return resolve({"name": "p_soc", "model": {"kind": "orbital_p_lattice", "dimension": 2,
                                                "soc_p_eV": 0.3},
-                    "fermi_surface": {"fermi_level_eV": MU, "lattice_grid": 64,
+                    "fermi_surface": {"fermi_level_eV": mu, "lattice_grid": 64,
                                       "n_points": 256, "sea_grid": 128},
                     "disorder": {"tau_fs": 10.0}, "field": {"direction": [0.0, 1.0, 0.0]},
                     "observables": {"names": list(NAMES)}})
@@ -88,7 +90,7 @@ def sigma_variants(sig, orbital_index):
             "offdiag": -1j * gam * eye + ah * ~same, "hermconst": -1j * gam * eye + he}
 
 
-def bubble_terms(model, smp, sigmas, field_dir, chunk=8192, tol=1e-8):
+def bubble_terms(model, smp, sigmas, field_dir, mu, chunk=8192, tol=1e-8):
     """RA, RR, II of every observable, split, for every Sigma: dict var -> name -> split -> term,
     as response coefficients (O nm^-d per V/nm)."""
     ops = [make_operator(n, model) for n in NAMES]
@@ -116,10 +118,10 @@ def bubble_terms(model, smp, sigmas, field_dir, chunk=8192, tol=1e-8):
                     sk = -1j * gam * eye + (sig - blk)
             else:
                 sk = np.broadcast_to(sig, hk.shape)
-            GR = np.linalg.inv(MU * eye - sk - hk)
+            GR = np.linalg.inv(mu * eye - sk - hk)
             GA = GR.conj().swapaxes(-1, -2)
             RvA, RvR = GR @ v @ GA, GR @ v @ GR
-            ii = sea_local(hk + sk, np.zeros_like(sig), Os, v, w, MU)
+            ii = sea_local(hk + sk, np.zeros_like(sig), Os, v, w, mu)
             for j, O in enumerate(Os):
                 a = acc[name][j // 3, j % 3]
                 a[0] += w @ np.einsum("kab,kba->k", O, RvA)
@@ -149,13 +151,15 @@ def main():
     ap.add_argument("--rule", default="test", choices=("test", "default"),
                     help="zone rule: 'test' = resolution 1, window 4 (benchmarks/kubo_lattice.py "
                          "kramers); 'default' = the library defaults")
+    ap.add_argument("--mu", type=float, default=MU, help="Fermi level (eV), default %(default)s")
     ap.add_argument("--full-only", action="store_true", help="the scba variant only")
     ap.add_argument("--real-part", default="full", choices=("full", "none"),
                     help="Hermitian part of the self-consistent Sigma: kept ('full', the lattice "
                          "default) or dropped in the iteration ('none')")
     args = ap.parse_args()
     scales = sorted((float(x) for x in args.scales.split(",")), reverse=True)
-    case = kramers_case()
+    case = kramers_case(args.mu)
+    mu = args.mu
     sim = Simulation(case, "scipy")
     model, nv, field = sim.model, sim.n_i_v0_sq, sim.field
     E = float(np.linalg.norm(field))
@@ -166,16 +170,16 @@ def main():
     qb = sim.run_bulk()
     q = {n: {p: float(np.asarray(qb.observables[n][p])) for p in
              ("intra", "intrinsic", "disorder", "total")} for n in NAMES}
-    print(f"zone rule {args.rule}, real part of Sigma {args.real_part}")
+    print(f"Fermi level {mu} eV, zone rule {args.rule}, real part of Sigma {args.real_part}")
     print(f"QKT bulk (sea_grid 128) [{time.perf_counter() - t0:.1f} s]:")
     for n in NAMES:
         print(f"  {n}: " + ", ".join(f"{p} {x:.5e}" for p, x in q[n].items()))
     vals = []  # per scale: var -> name -> split -> term
     for s in scales:
         t0 = time.perf_counter()
-        smp = lattice_sample(model, 64, MU, s * g0, **rule)
+        smp = lattice_sample(model, 64, mu, s * g0, **rule)
         h = model.h(smp.k)
-        se = born_self_energy(h, smp.w, MU, s * nv, real_part=args.real_part,
+        se = born_self_energy(h, smp.w, mu, s * nv, real_part=args.real_part,
                                gamma_guess=s * g0)
         del h
         sig = se.sigma
@@ -188,7 +192,7 @@ def main():
         sv = sigma_variants(sig, orb)
         if args.full_only:
             sv = {"scba": sv["scba"]}
-        r = bubble_terms(model, smp, sv, field / E)
+        r = bubble_terms(model, smp, sv, field / E, mu)
         for v in r:
             for n in NAMES:
                 for sp in SPLITS:
@@ -196,7 +200,7 @@ def main():
                         r[v][n][sp][t] *= E
         vals.append(r)
         if s == scales[0]:  # the library's bubble on the same rule and Sigma
-            lib = kubo_response(model, smp, MU, s * nv, field, list(NAMES), real_part=args.real_part,
+            lib = kubo_response(model, smp, mu, s * nv, field, list(NAMES), real_part=args.real_part,
                                 sigma=sig, band_split=True).parts
             for n in NAMES:
                 mine = sum(r["scba"][n]["all"].values())
