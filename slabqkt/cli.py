@@ -122,6 +122,13 @@ def _run_kubo(args, argv):
             raise SlabQKTError(f"{name} {val}: allowed an integer >= {lo}")
     if not args.tail_eV > 0:
         raise SlabQKTError(f"--tail-eV {args.tail_eV}: allowed a positive number of eV")
+    if args.n_k is not None and args.n_k < 2:
+        raise SlabQKTError(f"--n-k {args.n_k}: allowed an integer >= 2 (cells per reciprocal axis)")
+    for name, val in (("--k-margin", args.k_margin), ("--k-window", args.k_window)):
+        if val is not None and not val >= 0:
+            raise SlabQKTError(f"{name} {val}: allowed a number >= 0")
+    if args.k_resolution is not None and not args.k_resolution > 0:
+        raise SlabQKTError(f"--k-resolution {args.k_resolution}: allowed a positive number")
     case = case_mod.load_case(args.case, list(args.set))
     out = args.out or os.path.join("results", case.get("name", "case") + "_kubo.h5")
     comm = None

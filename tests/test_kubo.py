@@ -347,4 +347,9 @@ def test_cli_kubo(tmp_path, capsys):
     assert main(["kubo", "geometries/rashba_fm_bulk.toml", "--broadening", "x",
                  "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "--broadening" in err
+    assert "--broadening" in err and "np.float64" not in err
+    for flag, bad in (("--n-k", "-3"), ("--k-margin", "-1"), ("--k-window", "-1"),
+                      ("--k-resolution", "0")):
+        assert main(["kubo", "geometries/rashba_fm_bulk.toml", flag, bad, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"slabqkt: error: {flag} ")

@@ -204,8 +204,8 @@ def run_kubo(case, scales=DEFAULT_SCALES, options=None, real_part=None, comm=Non
     options = options or SampleOptions()
     scales = np.asarray(sorted(set(float(s) for s in scales), reverse=True))
     if len(scales) == 0 or np.any(scales <= 0):
-        raise SlabQKTError(f"--broadening {list(scales)}: allowed positive scale factors of the "
-                           "case's disorder strength, e.g. 1,0.5,0.25,0.125")
+        raise SlabQKTError(f"--broadening {','.join(f'{x:g}' for x in scales)}: allowed positive "
+                           "scale factors of the case's disorder strength, e.g. 1,0.5,0.25,0.125")
     # the kinetic theory of the same case: disorder strength (and the side-by-side parts)
     sim = Simulation(case, "scipy")
     model = sim.model
