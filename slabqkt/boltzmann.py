@@ -109,6 +109,22 @@ class SlabBoltzmann:
         # specularity of the pair's reflection at each wall (outgoing state's p)
         self.pL = p_left[plus]
         self.pR = p_right[minus]
+        self._characteristics(grid)
+        # weight of each state's exact cell balance in the conservation fix of apply()
+        self.exact_w = self.w / self.gain
+        self.n_moments = collision.n_moments
+        self.n_unknowns = grid.n_nodes * self.n_moments + 2
+
+    # -- vectors of unknowns ------------------------------------------------
+    def _characteristics(self, grid):
+        """Exact-characteristics coefficients of the two sweeps and the diffuse-wall norms.
+
+        From the constructor's ``vx``, ``tau`` (fs), ``r`` (density weight), ``w``, ``pL``,
+        ``pR`` of the ``np`` pairs (+ then - halves): per cell the decay E = exp(-dx/|v_x| tau)
+        and the linear-source integrals A, B; T the decay from the entry wall to each node; the
+        flux norms of diffuse re-emission at each wall, reduced over ranks.
+        """
+        np_ = self.np
         lam = np.abs(self.vx) * self.tau
         dx_sweep = np.concatenate([np.repeat(grid.dx[:, None], np_, 1),
                                    np.repeat(grid.dx[::-1, None], np_, 1)], axis=1)
@@ -128,12 +144,7 @@ class SlabBoltzmann:
         self.norm = np.where(self.diffuse, norm, 1.0)
         self.flux_weight_L = (rw[np_:] * np.abs(self.vx[np_:]) * (1 - self.pL))
         self.flux_weight_R = (rw[:np_] * self.vx[:np_] * (1 - self.pR))
-        # weight of each state's exact cell balance in the conservation fix of apply()
-        self.exact_w = self.w / self.gain
-        self.n_moments = collision.n_moments
-        self.n_unknowns = grid.n_nodes * self.n_moments + 2
 
-    # -- vectors of unknowns ------------------------------------------------
     def split(self, u):
         nm = self.grid.n_nodes * self.n_moments
         return u[:nm].reshape(self.grid.n_nodes, self.n_moments), u[nm], u[nm + 1]

@@ -418,25 +418,7 @@ class MatrixSlabBoltzmann(SlabBoltzmann):
         pl_state, pr_state = p_left[plus], p_right[minus]
         self.pL = pl_state[np.repeat(np.arange(len(plus)), comp.rank[plus] ** 2)]
         self.pR = pr_state[np.repeat(np.arange(len(plus)), comp.rank[plus] ** 2)]
-        lam = np.abs(self.vx) * self.tau
-        dx_sweep = np.concatenate([np.repeat(grid.dx[:, None], np_, 1),
-                                   np.repeat(grid.dx[::-1, None], np_, 1)], axis=1)
-        h = dx_sweep / lam[None, :]
-        E = np.exp(-h)
-        one_m_e_over_h = -np.expm1(-h) / h
-        self.E = E
-        self.A = self.tau * (one_m_e_over_h - E)
-        self.B = self.tau * (1.0 - one_m_e_over_h)
-        cum = np.concatenate([np.zeros((1, 2 * np_)), np.cumsum(h, axis=0)], axis=0)
-        self.T = np.exp(-cum)
-        self.a_plus, self.a_minus = self.T[-1, :np_], self.T[-1, np_:]
-        rw = self.r * self.w
-        norm = self.allreduce(np.array([np.sum((rw * self.vx)[:np_] * (1 - self.pL)),
-                                        np.sum((rw * np.abs(self.vx))[np_:] * (1 - self.pR))]))
-        self.diffuse = norm > 1e-300 * max(1.0, abs(norm).max())
-        self.norm = np.where(self.diffuse, norm, 1.0)
-        self.flux_weight_L = (rw[np_:] * np.abs(self.vx[np_:]) * (1 - self.pL))
-        self.flux_weight_R = (rw[:np_] * self.vx[:np_] * (1 - self.pR))
+        self._characteristics(grid)
         # the cell balance of component a weighs w_a Tr[G_a D] tau_a = w_a t_a / Gamma
         self.exact_w = self.w * self.r / collision.gamma
         self.n_moments = collision.n_moments
