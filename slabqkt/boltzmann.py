@@ -97,7 +97,7 @@ class SlabBoltzmann:
         plus = plus_all if pairs is None else np.asarray(pairs, int)
         minus = fs.mirror[plus]
         self.states = np.concatenate([plus, minus])  # local states: [plus | minus]
-        self.np = np_ = len(plus)
+        self.np = len(plus)
         st = self.states
         self.r = collision.rank_s[st]
         self.w = fs.w[st]

@@ -406,7 +406,7 @@ class MatrixSlabBoltzmann(SlabBoltzmann):
         self.pair_states = np.concatenate([plus, minus])
         cp, cm = comp.of_states(plus), comp.of_states(minus)
         self.states = np.concatenate([cp, cm])
-        self.np = np_ = len(cp)
+        self.np = len(cp)
         st = self.states
         self.r = comp.t[st]  # density weight Tr[G_a]
         self.w = collision.w[st]
