@@ -29,20 +29,42 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from slabqkt import load_case  # noqa: E402
-from slabqkt.provenance import timing  # noqa: E402
+from slabqkt import simulation as simulation_mod  # noqa: E402
+from slabqkt.provenance import stage, timing  # noqa: E402
 from slabqkt.simulation import Simulation  # noqa: E402
 
 sys.path.insert(0, HERE)
 from bench_case import _max  # noqa: E402  (the reduction over ranks of the B benchmarks)
 
 
-def main(argv=None):
+def _timed_build_model(build):
+    def wrapped(case):
+        with stage("model"):
+            return build(case)
+    return wrapped
+
+
+def measure(argv=None, default_case=None, time_model=False, extra=None):
+    """Run the case of the command line once and print its ``BENCH`` row (rank 0).
+
+    Parameters
+    ----------
+    default_case : str, optional
+        The case file when the command line names none (else it is required).
+    time_model : bool
+        Time the model stage too (wraps :func:`slabqkt.simulation.build_model`; no change to
+        the pipeline).
+    extra : callable, optional
+        ``extra(result) -> dict`` of further row entries (e.g. edge excesses).
+    """
     ap = argparse.ArgumentParser()
-    ap.add_argument("case")
+    ap.add_argument("case", nargs="?" if default_case else None, default=default_case)
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--backend", default="scipy")
     args = ap.parse_args(argv)
     case = load_case(args.case, args.set + [f"solver.backend={args.backend}"])
+    if time_model:
+        simulation_mod.build_model = _timed_build_model(simulation_mod.build_model)
     t0 = time.perf_counter()
     with timing() as sec:
         sim = Simulation(case)
@@ -50,23 +72,32 @@ def main(argv=None):
         res = sim.run()
     total = time.perf_counter() - t0
     be = sim.backend
+    model = sec.get("model", 0.0)
     stages = {
         "fermi_surface": sec.get("fermi_surface", 0.0),
-        "collision": t_init - sec.get("fermi_surface", 0.0) - sec.get("observable_weights", 0.0),
+        "collision": t_init - model - sec.get("fermi_surface", 0.0)
+        - sec.get("observable_weights", 0.0),
         "weights": sec.get("observable_weights", 0.0),
         "operator": sec.get("operator", 0.0),
         "solve": sec.get("solve", 0.0),
         "observables": sec.get("observables", 0.0) + sec.get("bulk", 0.0),
         "total": total,
     }
+    if time_model:
+        stages = {"model": model, **stages}
     row = {k: _max(be, v) for k, v in stages.items()}
     row.update(ranks=int(be.size), backend=be.name, n_states=int(sim.fs.n_states),
                N=int(sim.model.N), n_x=int(sim.grid.n_cells), n_unknowns=int(res.attrs["n_unknowns"]),
                iterations=int(res.attrs["krylov_iterations"]),
                conductivity_ratio=float(res.conductivity_ratio),
+               **(extra(res) if extra else {}),
                maxrss_MB=_max(be, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     if be.is_root:
         print("BENCH " + json.dumps(row), flush=True)
+
+
+def main(argv=None):
+    measure(argv)
 
 
 if __name__ == "__main__":

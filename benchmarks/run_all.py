@@ -190,14 +190,11 @@ def main(argv=None):
     print(f"# total {time.perf_counter() - t_all:.0f} s")
 
 
-def lattice_summary(rows, markdown=False):
-    """The L table: stage seconds per rank count, peak memory, and the aims of issue 9."""
-    if not rows:
-        return
+def stage_table(rows, stages, title, markdown=False):
+    """One row per rank count of a whole-run benchmark: sizes, seconds per stage, peak memory."""
     cols = ["ranks", "Fermi points", "N", "N_x", "unknowns", "iterations"] + \
-        [f"{s} s" for s in LATTICE_STAGES] + ["peak MB/rank"]
-    print("# L: sp3d5 + SOC fcc (001) film (geometries/fcc_spd_soc_film.toml), one whole run, "
-          "wall seconds per stage (slowest rank)")
+        [f"{s} s" for s in stages] + ["peak MB/rank"]
+    print(title)
     if markdown:
         print("| " + " | ".join(cols) + " |")
         print("|" + "|".join("---" for _ in cols) + "|")
@@ -205,11 +202,20 @@ def lattice_summary(rows, markdown=False):
         print("".join(f"{c:>15}" for c in cols))
     for r in rows:
         cells = [r["ranks"], r["n_states"], r["N"], r["n_x"], r["n_unknowns"], r["iterations"]] + \
-            [f"{r[s]:.2f}" for s in LATTICE_STAGES] + [f"{r['maxrss_MB']:.0f}"]
+            [f"{r[s]:.2f}" for s in stages] + [f"{r['maxrss_MB']:.0f}"]
         if markdown:
             print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
         else:
             print("".join(f"{str(c):>15}" for c in cells), flush=True)
+
+
+def lattice_summary(rows, markdown=False):
+    """The L table: stage seconds per rank count, peak memory, and the aims of issue 9."""
+    if not rows:
+        return
+    stage_table(rows, LATTICE_STAGES, "# L: sp3d5 + SOC fcc (001) film "
+                "(geometries/fcc_spd_soc_film.toml), one whole run, wall seconds per stage "
+                "(slowest rank)", markdown)
     by = {r["ranks"]: r for r in rows}
     a = LATTICE_AIMS
     if 2 in by:
@@ -228,22 +234,9 @@ def pt_summary(rows, markdown=False):
     """The W table: the Pt (001) film, stage seconds per rank count, peak memory, the aim."""
     if not rows:
         return
-    cols = ["ranks", "Fermi points", "N", "N_x", "unknowns", "iterations"] + \
-        [f"{s} s" for s in PT_STAGES] + ["peak MB/rank"]
-    print("# W: Pt (001) film from the Wannier90 model (geometries/pt_001_film.toml), one whole "
-          "run, wall seconds per stage (slowest rank)")
-    if markdown:
-        print("| " + " | ".join(cols) + " |")
-        print("|" + "|".join("---" for _ in cols) + "|")
-    else:
-        print("".join(f"{c:>15}" for c in cols))
-    for r in rows:
-        cells = [r["ranks"], r["n_states"], r["N"], r["n_x"], r["n_unknowns"], r["iterations"]] + \
-            [f"{r[s]:.2f}" for s in PT_STAGES] + [f"{r['maxrss_MB']:.0f}"]
-        if markdown:
-            print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
-        else:
-            print("".join(f"{str(c):>15}" for c in cells), flush=True)
+    stage_table(rows, PT_STAGES, "# W: Pt (001) film from the Wannier90 model "
+                "(geometries/pt_001_film.toml), one whole run, wall seconds per stage "
+                "(slowest rank)", markdown)
     by = {r["ranks"]: r for r in rows}
     if 2 in by:
         t2 = by[2]["total"]
