@@ -1,13 +1,38 @@
 import copy
 import logging
 import os
+import pathlib
 import subprocess
+import tarfile
 
 import pytest
 
 from slabqkt import resolve
 
 logging.getLogger("slabqkt").setLevel(logging.WARNING)
+
+#: the real Wannier90 models beside the repository (../shared/data/wannier90; CI has them)
+WANNIER90_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "wannier90"
+
+
+def data_dir(sub, root=None):
+    """The folder of one material, or fail (CI) / skip (elsewhere) when it is absent."""
+    path = pathlib.Path(root or WANNIER90_DATA) / sub
+    if not path.is_dir():
+        msg = f"Wannier90 test data not found at {path} (see docs/wannier90.md)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+def unpack(tmp_path_factory, sub, archive, member):
+    """One member of a material's archive, extracted below a temporary folder."""
+    folder = data_dir(sub)
+    out = tmp_path_factory.mktemp(sub)
+    with tarfile.open(folder / archive) as tar:
+        tar.extract(member, out, filter="data")
+    return out / member
 
 
 def merge(base, extra):

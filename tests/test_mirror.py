@@ -343,7 +343,8 @@ def test_two_site_model_positions_off_the_sites_give_a_bloch_phase(two_site):
 # ------------------------------------------------------------------ Wannier90 models
 from slabqkt.errors import CaseError  # noqa: E402
 from slabqkt.mirror import symmetrize_mirror  # noqa: E402
-from test_wannier90 import PT_EF, data_dir, unpack  # noqa: E402  (fail under CI, skip elsewhere)
+from conftest import data_dir, unpack  # noqa: E402  (fail under CI, skip elsewhere)
+from test_wannier90 import PT_EF  # noqa: E402
 
 TR_I = ["time_reversal", "inversion"]
 

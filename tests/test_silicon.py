@@ -22,7 +22,8 @@ tests fail when it is absent and CI is set, and skip otherwise.
 import numpy as np
 import pytest
 
-from test_wannier90 import data_dir, direct_silicon
+from conftest import data_dir
+from test_wannier90 import direct_silicon
 from slabqkt.lattice.builders import build_lattice_model
 from slabqkt.lattice.fermi_surface import LatticeFermiSurface
 from slabqkt.units import E_CHARGE, HBAR, conductivity_to_si

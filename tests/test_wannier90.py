@@ -3,40 +3,19 @@
 The real files live beside the repository in ../shared/data/wannier90 (never copied into it):
 the tests that need them fail when the folder is absent and CI is set, and skip otherwise.
 """
-import os
-import pathlib
-import tarfile
 
 import numpy as np
 import pytest
+
+from conftest import data_dir, unpack
 
 from slabqkt.errors import CaseError
 from slabqkt.lattice import orbitals as orb
 from slabqkt.lattice import wannier90 as w90
 from slabqkt.lattice.builders import build_lattice_model
 
-DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "wannier90"
 RNG = np.random.default_rng(90)
 PT_EF, CU_EF = 11.3158, 7.7083
-
-
-def data_dir(sub):
-    """The folder of one material, or fail (CI) / skip (elsewhere) when it is absent."""
-    path = DATA / sub
-    if not path.is_dir():
-        msg = f"Wannier90 test data not found at {path} (see docs/wannier90.md)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
-
-
-def unpack(tmp_path_factory, sub, archive, member):
-    folder = data_dir(sub)
-    out = tmp_path_factory.mktemp(sub)
-    with tarfile.open(folder / archive) as tar:
-        tar.extract(member, out, filter="data")
-    return out / member
 
 
 @pytest.fixture(scope="module")
@@ -330,17 +309,12 @@ def test_cu_eleven_electrons(cu_hr):
 
 # ------------------------------------------------------------------ the data-folder rule
 def test_absent_data_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_path):
-    saved = DATA
-    globals()["DATA"] = tmp_path / "absent"
-    try:
-        monkeypatch.setenv("CI", "true")
-        with pytest.raises(pytest.fail.Exception, match="Wannier90 test data not found at"):
-            data_dir("Pt")
-        monkeypatch.delenv("CI")
-        with pytest.raises(pytest.skip.Exception, match="Wannier90 test data not found at"):
-            data_dir("Pt")
-    finally:
-        globals()["DATA"] = saved
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="Wannier90 test data not found at"):
+        data_dir("Pt", root=tmp_path / "absent")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="Wannier90 test data not found at"):
+        data_dir("Pt", root=tmp_path / "absent")
 
 
 def test_hybrid_projections_have_no_orbital_operators():

@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from test_wannier90 import data_dir, unpack
+from conftest import data_dir, unpack
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: published sigma^z_xy of this file, (hbar/e) S/cm: WannierTools (41^3, 0.05 eV smearing)

@@ -21,6 +21,8 @@ import tarfile
 import numpy as np
 import pytest
 
+from conftest import WANNIER90_DATA, data_dir
+
 from slabqkt import load_case
 from slabqkt.errors import CaseError
 from slabqkt.lattice import orbitals as orb
@@ -31,7 +33,7 @@ from slabqkt.simulation import Simulation
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GEOM = ROOT / "geometries"
-DATA = ROOT.parent / "shared" / "data" / "wannier90"
+DATA = WANNIER90_DATA
 PARTS = ("intra", "intrinsic", "gradient", "disorder")
 #: |e|/(fs nm V) in S/cm: J/E of a spin current density (hbar nm/fs nm^-3 per V/nm) in
 #: (hbar/e) S/cm
@@ -41,15 +43,6 @@ S_PER_CM = 1602.176634
 #: (lattice_grid 20 folds the mesh), 8.9e3 Fermi points; the Fermi sea on 8^3 cells
 PT_SMALL = ["fermi_surface.lattice_grid=24", "fermi_surface.sea_grid=8", "slab.n_x=40"]
 CU_SMALL = ["fermi_surface.lattice_grid=16", "fermi_surface.sea_grid=8", "slab.n_x=40"]
-
-
-def need_data(sub):
-    path = DATA / sub
-    if not path.is_dir():
-        msg = f"Wannier90 test data not found at {path} (see docs/wannier90.md)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
 
 
 def rerun(sim, n_x=None, specularity=None):
@@ -66,7 +59,7 @@ def rerun(sim, n_x=None, specularity=None):
 
 
 def film(name, overrides, material):
-    need_data(material)
+    data_dir(material)
     sim = Simulation(load_case(GEOM / f"{name}.toml", overrides))
     assert sim.lattice and sim.model.kind == "wannier90"
     diffuse = sim.run()
@@ -98,7 +91,7 @@ def test_ready_cases_read_the_archives_beside_the_repository():
         hr = pathlib.Path(case["model"]["hr_file"])
         assert hr.is_absolute() and hr.name.endswith(".tar.gz")
         assert hr == (DATA / material / hr.name).resolve() or hr == DATA / material / hr.name
-    need_data("Cu")
+    data_dir("Cu")
     archive = DATA / "Cu" / "wannier90_hr.dat_nsymm48.tar.gz"
     with tarfile.open(archive) as tar:
         text = tar.extractfile("wannier90_hr.dat_nsymm48").read()
@@ -162,7 +155,7 @@ def test_cu_orbitals_are_wannier90_order_and_cubic():
     the real-orbital rotation matrices D(g) of these names, h(g k) = D h(k) D^T for the cubic
     rotations C4z, C3 [111] and the inversion; swapping the px and py labels breaks it (the
     L operators of the orbital observables rest on this assignment)."""
-    need_data("Cu")
+    data_dir("Cu")
     case = load_case(GEOM / "cu_001_film.toml", ["model.spinful=false"])
     table = {k: v for k, v in case["model"].items() if k != "unitary_seed"}
     m = build_lattice_model(table)  # default film normal: the crystal frame up to a rotation
@@ -351,12 +344,12 @@ def test_pt_film_mirror_symmetrisation():
     drops from 0.03-0.12 eV (at random k) to round-off, changing no element by more than the
     Wannierisation noise (0.011 eV, like time reversal and inversion), with the Kramers pairs
     kept; the y -> -y mirror, not imposed, stays broken at the same level."""
-    need_data("Pt")
+    data_dir("Pt")
     k = np.random.default_rng(3).normal(size=(100, 3)) * 8.0
     models = {}
     for sym in (["time_reversal", "inversion"], ["time_reversal", "inversion", "mirror"]):
         case = load_case(GEOM / "pt_001_film.toml", [f"model.symmetrize={sym}".replace("'", '"')])
-        models[len(sym)] = m = build_model(case)
+        models[len(sym)] = build_model(case)
     e = {n: (np.linalg.eigvalsh(m.h(k)), np.linalg.eigvalsh(m.h(k * [-1, 1, 1])),
              np.linalg.eigvalsh(m.h(k * [1, -1, 1]))) for n, m in models.items()}
     assert np.abs(e[2][0] - e[2][1]).max() > 0.03
