@@ -89,6 +89,15 @@ def mpich_launcher():
     return exe
 
 
+def run_mpi(cmd, cwd, timeout):
+    """Run a launcher command line (text output captured): a hang is a failure, not a stuck run."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), cwd=cwd,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{' '.join(map(str, cmd))} hung (> {timeout} s): {exc.stderr}")
+
+
 def subprocess_env():
     """Environment of a child process: this repo importable, one BLAS thread per process
     (MPI ranks already use the cores), quiet logging."""

@@ -11,13 +11,12 @@ Needs mpi4py and an MPICH launcher (``SLABQKT_MPIEXEC`` or tools/find_mpiexec.sh
 without them unless ``SLABQKT_REQUIRE_MPI`` is set.
 """
 import importlib.util
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import REQUIRE_MPI, mpich_launcher, subprocess_env
+from conftest import REQUIRE_MPI, mpich_launcher, run_mpi
 from test_kubo_lattice import rashba_tprime
 
 from slabqkt.case import load_case, resolve, to_toml
@@ -65,11 +64,7 @@ def test_two_ranks_equal_serial(name, tmp_path):
            scales, "--out", str(out)] + (["--no-qkt"] if not qkt else [])
     for key, val in lattice.items():
         cmd += [FLAGS[key], str(val)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(),
-                              cwd=tmp_path, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{' '.join(cmd)} hung (> {TIMEOUT} s): {exc.stderr}")
+    proc = run_mpi(cmd, tmp_path, TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     mpi = load_kubo(str(out))
     assert mpi.attrs["ranks"] == 2

@@ -13,13 +13,12 @@ skipped without them unless ``SLABQKT_REQUIRE_MPI`` is set.
 """
 import importlib.util
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import REQUIRE_MPI, mpich_launcher, subprocess_env
+from conftest import REQUIRE_MPI, mpich_launcher, run_mpi
 
 from slabqkt import Simulation
 from slabqkt.case import load_case, resolve, to_toml
@@ -71,11 +70,7 @@ def test_two_ranks_petsc_equal_serial_scipy(name, tmp_path):
     out = tmp_path / f"{name}.h5"
     cmd = [exe, "-n", "2", sys.executable, "-m", "slabqkt", "run", str(path), "--backend",
            "petsc", "--out", str(out), "--no-plots"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(),
-                              cwd=tmp_path, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{' '.join(cmd)} hung (> {TIMEOUT} s): {exc.stderr}")
+    proc = run_mpi(cmd, tmp_path, TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     mpi = load_result(str(out))
     assert mpi.attrs["ranks"] == 2 and mpi.attrs["backend"].startswith("petsc")

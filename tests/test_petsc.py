@@ -19,13 +19,12 @@ import copy
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import mpich_launcher, subprocess_env
+from conftest import mpich_launcher, run_mpi
 
 from slabqkt import resolve
 from slabqkt.errors import ConvergenceError, SlabQKTError
@@ -137,16 +136,10 @@ def mpiexec():
     return mpich_launcher()
 
 
-_env = subprocess_env
-
 
 def _mpirun(mpiexec, n, args, cwd):
     cmd = [mpiexec, "-n", str(n), sys.executable] + args
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=_env(),
-                              timeout=TIMEOUT)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{' '.join(cmd)} hung (> {TIMEOUT} s): {exc.stderr}")
+    return run_mpi(cmd, cwd, TIMEOUT)
 
 
 # -- agreement with SciPy on 1, 2, 3 ranks --------------------------------------------------------
